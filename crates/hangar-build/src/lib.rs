@@ -1,0 +1,1 @@
+//! The build front end: options, validation, engine command lines and progress.

@@ -1,0 +1,1 @@
+//! The image's PID 1: init duties and Airflow's entrypoint contract.

@@ -1,0 +1,1 @@
+//! (owned by the airflow work; filled in by its tests' author)

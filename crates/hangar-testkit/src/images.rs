@@ -1,0 +1,1 @@
+//! (owned by the images work; filled in by its tests' author)

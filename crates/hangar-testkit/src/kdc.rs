@@ -1,0 +1,1 @@
+//! (owned by the kdc work; filled in by its tests' author)

@@ -1,0 +1,50 @@
+//! Test support for hangar's integration tests: real servers on loopback, cached Airflow
+//! virtualenvs, a throwaway MIT KDC and cached base images.
+//!
+//! Nothing here is mocked: every helper starts or installs the real thing. A missing system
+//! dependency is a test failure that names the command installing it, never a silent skip.
+
+#![allow(clippy::missing_panics_doc)]
+
+pub mod airflow;
+pub mod images;
+pub mod kdc;
+pub mod servers;
+
+use std::path::PathBuf;
+
+/// Finds `program` on `PATH` or in the given extra directories, or panics with the `apt-get`
+/// command that installs `package`.
+pub fn require_program(program: &str, package: &str, extra_dirs: &[&str]) -> PathBuf {
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path_var)
+        .chain(extra_dirs.iter().map(PathBuf::from))
+        .collect::<Vec<_>>();
+    for dir in dirs {
+        let candidate = dir.join(program);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "`{program}` is required by this test and was not found. Install it with: \
+         apt-get update && apt-get install -y {package}"
+    );
+}
+
+/// A directory under the workspace's cache (`$HANGAR_TEST_CACHE`, default
+/// `~/.cache/hangar-tests`) that survives between test runs, for expensive artefacts such as
+/// Airflow virtualenvs and base images.
+pub fn cache_dir(name: &str) -> PathBuf {
+    let base = std::env::var_os("HANGAR_TEST_CACHE").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+            PathBuf::from(home).join(".cache/hangar-tests")
+        },
+        PathBuf::from,
+    );
+    let dir = base.join(name);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create test cache dir {}: {e}", dir.display()));
+    dir
+}

@@ -1,0 +1,1 @@
+//! (owned by the servers work; filled in by its tests' author)

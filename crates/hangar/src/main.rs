@@ -1,0 +1,91 @@
+//! `hangar`: builds, starts and keeps authenticated production images of Apache Airflow.
+//!
+//! This binary only parses arguments and wires the library crates together. It is a
+//! multi-call binary: started under the name `entrypoint` (as `/entrypoint` in the image)
+//! it behaves exactly like `hangar entrypoint`.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Debug, Parser)]
+#[command(name = "hangar", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build a production Airflow image through docker buildx, podman or buildah.
+    Build(cli::build::Args),
+    /// Run as the image's PID 1: prepare the environment, wait for services, run the command.
+    Entrypoint(cli::entrypoint::Args),
+    /// Wait until the metadata database, the Celery broker or the given URLs accept connections.
+    Wait(cli::wait::Args),
+    /// Keep a Kerberos ticket cache fresh from a keytab (sidecar), or check it.
+    Kerberos(cli::kerberos::Args),
+    /// Steps run inside the image build (called by the Dockerfile, not by hand).
+    #[command(hide = true)]
+    Install(cli::install::Args),
+}
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().unwrap_or_default();
+    if invoked_as_entrypoint(&argv0) {
+        let args: Vec<OsString> = argv.collect();
+        return finish(cli::entrypoint::run_multicall(args));
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => cli::build::run(args),
+        Command::Entrypoint(args) => cli::entrypoint::run(args),
+        Command::Wait(args) => cli::wait::run(args),
+        Command::Kerberos(args) => cli::kerberos::run(args),
+        Command::Install(args) => cli::install::run(args),
+    };
+    finish(result)
+}
+
+/// True when the binary was started under the name `entrypoint` (e.g. `/entrypoint`).
+fn invoked_as_entrypoint(argv0: &OsString) -> bool {
+    Path::new(argv0).file_name().is_some_and(|name| name == "entrypoint")
+}
+
+/// Turns a command's result into the process exit code; errors go to stderr with their causes.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("hangar: error: {err:#}");
+            }
+            ExitCode::from(cli::exit_code_for(&err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multicall_name_is_recognised() {
+        assert!(invoked_as_entrypoint(&OsString::from("/entrypoint")));
+        assert!(invoked_as_entrypoint(&OsString::from("entrypoint")));
+        assert!(!invoked_as_entrypoint(&OsString::from("/usr/local/bin/hangar")));
+        assert!(!invoked_as_entrypoint(&OsString::from("/entrypoint.sh")));
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
