@@ -1,1 +1,3 @@
-//! The image's PID 1: init duties and Airflow's entrypoint contract.
+//! The image's PID 1: init duties (`init`) and Airflow's entrypoint contract.
+
+pub mod init;

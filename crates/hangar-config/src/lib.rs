@@ -1,0 +1,1 @@
+//! Airflow configuration, resolved natively (no Python) in Airflow's own precedence.
