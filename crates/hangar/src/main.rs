@@ -27,6 +27,8 @@ enum Command {
     Entrypoint(cli::entrypoint::Args),
     /// Wait until the metadata database, the Celery broker or the given URLs accept connections.
     Wait(cli::wait::Args),
+    /// Run a command as a minimal init (PID 1): forward signals, reap zombies, pass exit codes.
+    Init(cli::init::Args),
     /// Keep a Kerberos ticket cache fresh from a keytab (sidecar), or check it.
     Kerberos(cli::kerberos::Args),
     /// Steps run inside the image build (called by the Dockerfile, not by hand).
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Build(args) => cli::build::run(args),
         Command::Entrypoint(args) => cli::entrypoint::run(args),
         Command::Wait(args) => cli::wait::run(args),
+        Command::Init(args) => cli::init::run(args),
         Command::Kerberos(args) => cli::kerberos::run(args),
         Command::Install(args) => cli::install::run(args),
     };

@@ -3,6 +3,7 @@
 
 pub(crate) mod build;
 pub(crate) mod entrypoint;
+pub(crate) mod init;
 pub(crate) mod install;
 pub(crate) mod kerberos;
 pub(crate) mod wait;

@@ -1,0 +1,2 @@
+# Placeholder: the production image Dockerfile is written in its own change.
+FROM scratch
