@@ -1,0 +1,588 @@
+//! `hangar entrypoint` end to end: the real binary with real Apache Airflow (cached venvs from
+//! PyPI), real PostgreSQL/Redis/RabbitMQ from the testkit, the real /etc/passwd in a mount
+//! namespace. Run with `cargo test -p hangar --test entrypoint`.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hangar_testkit::airflow::{self, AirflowVenv};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hangar");
+
+/// `hangar entrypoint ARGS` with a clean Airflow-related environment, `AIRFLOW_HOME` and
+/// `AIRFLOW_USER_HOME_DIR` in `home`.
+fn entrypoint(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("entrypoint").args(args);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("AIRFLOW")
+            || k.starts_with("_AIRFLOW")
+            || k.starts_with("_PIP")
+            || k.starts_with("CONNECTION_CHECK")
+            || k.starts_with("HANGAR_")
+            || k == "PYTHONPATH"
+            || k == "DUMB_INIT_SETSID"
+        {
+            cmd.env_remove(&*k);
+        }
+    }
+    cmd.env("AIRFLOW_HOME", home.join("airflow-home"))
+        .env("AIRFLOW_USER_HOME_DIR", home.join("user-home"))
+        .env("AIRFLOW__CORE__LOAD_EXAMPLES", "false")
+        .stdin(Stdio::null());
+    fs::create_dir_all(home.join("airflow-home")).unwrap();
+    fs::create_dir_all(home.join("user-home")).unwrap();
+    cmd
+}
+
+fn with_airflow(cmd: &mut Command, venv: &AirflowVenv) {
+    cmd.env("PATH", venv.path_with_bin());
+}
+
+fn out(cmd: &mut Command) -> Output {
+    cmd.output().expect("hangar runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn venv3() -> AirflowVenv {
+    airflow::venv(airflow::AIRFLOW_3)
+}
+
+// ---------------------------------------------------------------- dispatch, real Airflow 3
+
+#[test]
+fn airflow_version_runs_real_airflow_3() {
+    let v = venv3();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = entrypoint(tmp.path(), &["airflow", "version"]);
+    with_airflow(&mut cmd, &v);
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), airflow::AIRFLOW_3);
+    assert!(stdout(&o).contains("3."));
+    // Without the `airflow` prefix too.
+    let mut cmd = entrypoint(tmp.path(), &["version"]);
+    with_airflow(&mut cmd, &v);
+    assert_eq!(stdout(&out(&mut cmd)).trim(), airflow::AIRFLOW_3);
+}
+
+#[test]
+fn python_version_goes_through_the_venv_python() {
+    let v = venv3();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = entrypoint(tmp.path(), &["python", "--version"]);
+    with_airflow(&mut cmd, &v);
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(stdout(&o).starts_with("Python 3."), "{}", stdout(&o));
+    // It is the venv's python: it can import airflow.
+    let mut cmd = entrypoint(
+        tmp.path(),
+        &["python", "-c", "import airflow, sys; print(sys.prefix)"],
+    );
+    with_airflow(&mut cmd, &v);
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(
+        fs::canonicalize(stdout(&o).trim()).unwrap(),
+        fs::canonicalize(v.root()).unwrap()
+    );
+}
+
+#[test]
+fn bash_stdout_is_exactly_the_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = out(&mut entrypoint(tmp.path(), &["bash", "-c", "echo hi"]));
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "hi\n");
+    let o = out(&mut entrypoint(tmp.path(), &["bash", "--version"]));
+    assert!(stdout(&o).contains("GNU bash,"));
+    // Exit codes pass through.
+    let o = out(&mut entrypoint(tmp.path(), &["bash", "-c", "exit 42"]));
+    assert_eq!(o.status.code(), Some(42));
+}
+
+#[test]
+fn no_arguments_and_bare_airflow_exit_2() {
+    let v = venv3();
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [&[][..], &["airflow"][..]] {
+        let mut cmd = entrypoint(tmp.path(), args);
+        with_airflow(&mut cmd, &v);
+        let o = out(&mut cmd);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn multicall_name_entrypoint_behaves_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let link = tmp.path().join("entrypoint");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let o = Command::new(&link)
+        .args(["bash", "-c", "echo multi"])
+        .env_remove("CONNECTION_CHECK_MAX_COUNT")
+        .env_remove("HANGAR_WAIT_FOR_DB")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "multi\n", "stderr: {}", stderr(&o));
+}
+
+#[test]
+fn root_keeps_custom_pythonpath_after_the_airflow_site_packages() {
+    assert_eq!(
+        nix_uid(),
+        0,
+        "this test runs hangar as root (upstream's TestExecuteAsRoot); run the tests as root"
+    );
+    let v = venv3();
+    let tmp = tempfile::tempdir().unwrap();
+    let custom = tmp.path().join("custom-mount");
+    fs::create_dir_all(&custom).unwrap();
+    fs::write(custom.join("__init__.py"), "").unwrap();
+    fs::write(custom.join("awesome.py"), "print(\"Awesome\")\n").unwrap();
+    let mut cmd = entrypoint(tmp.path(), &["python", "-c", "import awesome"]);
+    // The image's layout: ~airflow/.local/lib/pythonX.Y/site-packages.
+    let site = tmp
+        .path()
+        .join("user-home/.local/lib")
+        .join(v.python_dir_name())
+        .join("site-packages");
+    fs::create_dir_all(&site).unwrap();
+    fs::write(site.join("marker_from_airflow_home.py"), "").unwrap();
+    with_airflow(&mut cmd, &v);
+    cmd.env("PYTHONPATH", &custom)
+        .env("PYTHONDONTWRITEBYTECODE", "true");
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "Awesome\n");
+    assert!(stderr(&o).contains("run as root user"), "{}", stderr(&o));
+    // The order: airflow's site-packages first, the user's value after it.
+    let mut cmd = entrypoint(
+        tmp.path(),
+        &["python", "-c", "import os; print(os.environ['PYTHONPATH'])"],
+    );
+    with_airflow(&mut cmd, &v);
+    cmd.env("PYTHONPATH", &custom);
+    let o = out(&mut cmd);
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("{}:{}", site.display(), custom.display())
+    );
+}
+
+fn nix_uid() -> u32 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .expect("Uid line")
+}
+
+// ---------------------------------------------------------------- users and groups
+
+fn setpriv() -> PathBuf {
+    hangar_testkit::require_program("setpriv", "util-linux", &[])
+}
+
+/// Makes the test binary reachable for an unprivileged UID (its directories are root's).
+fn binary_for_other_users(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("bin");
+    fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("hangar");
+    fs::copy(BIN, &copy).unwrap();
+    for p in [tmp, dir.as_path()] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    copy
+}
+
+#[test]
+fn arbitrary_uid_gets_a_passwd_entry_in_the_real_etc_passwd() {
+    let unshare = hangar_testkit::require_program("unshare", "util-linux", &[]);
+    let setpriv = setpriv();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = binary_for_other_users(tmp.path());
+    // A copy of the real file, group-writable for GID 0 as the image makes it, bind-mounted
+    // over /etc/passwd in a private mount namespace.
+    let copy = tmp.path().join("passwd");
+    fs::copy("/etc/passwd", &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o664)).unwrap();
+    let before = fs::read_to_string(&copy).unwrap();
+    let script = format!(
+        "mount --bind {copy} /etc/passwd && exec {setpriv} --reuid 12345 --regid 0 \
+         --clear-groups {bin} entrypoint bash -c 'id -un; echo $HOME; umask'",
+        copy = copy.display(),
+        setpriv = setpriv.display(),
+        bin = bin.display()
+    );
+    let o = Command::new(unshare)
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("AIRFLOW_USER_HOME_DIR", "/home/airflow")
+        .env_remove("USER_NAME")
+        .env_remove("HANGAR_PASSWD_FILE")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "default\n/home/airflow\n0002\n");
+    let after = fs::read_to_string(&copy).unwrap();
+    assert_eq!(
+        after,
+        format!("{before}default:x:12345:0:default user:/home/airflow:/sbin/nologin\n")
+    );
+    // The host's /etc/passwd is untouched.
+    assert!(!fs::read_to_string("/etc/passwd").unwrap().contains(":12345:"));
+}
+
+#[test]
+fn passwd_hook_file_gets_the_entry_and_unwritable_file_warns() {
+    let setpriv = setpriv();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = binary_for_other_users(tmp.path());
+    let pw = tmp.path().join("pw");
+    fs::write(&pw, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    fs::set_permissions(&pw, fs::Permissions::from_mode(0o664)).unwrap();
+    let run = |pw: &Path| {
+        Command::new(&setpriv)
+            .args(["--reuid", "23456", "--regid", "0", "--clear-groups"])
+            .arg(&bin)
+            .args(["entrypoint", "bash", "-c", "echo $HOME"])
+            .env("HANGAR_PASSWD_FILE", pw)
+            .env("USER_NAME", "ops")
+            .env("AIRFLOW_USER_HOME_DIR", "/srv/airflow")
+            .output()
+            .unwrap()
+    };
+    let o = run(&pw);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "/srv/airflow\n");
+    assert_eq!(
+        fs::read_to_string(&pw).unwrap(),
+        "root:x:0:0:root:/root:/bin/bash\nops:x:23456:0:ops user:/srv/airflow:/sbin/nologin\n"
+    );
+    // Second start: the entry exists, nothing is appended.
+    let o = run(&pw);
+    assert!(o.status.success());
+    assert_eq!(fs::read_to_string(&pw).unwrap().lines().count(), 2);
+    // Read-only file: a warning naming the fix, and the command still runs.
+    let ro = tmp.path().join("ro");
+    fs::write(&ro, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run(&ro);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(stderr(&o).contains("chmod g=u"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&ro).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn gid_other_than_0_fails_except_for_the_airflow_uid() {
+    let setpriv = setpriv();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = binary_for_other_users(tmp.path());
+    let run = |uid: &str| {
+        Command::new(&setpriv)
+            .args(["--reuid", uid, "--regid", "1000", "--clear-groups"])
+            .arg(&bin)
+            .args(["entrypoint", "bash", "-c", "echo ran"])
+            .env("HANGAR_PASSWD_FILE", "/etc/passwd")
+            .output()
+            .unwrap()
+    };
+    let o = run("12345");
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "", "the command must not run");
+    assert!(stderr(&o).contains("GID"), "{}", stderr(&o));
+    let o = run("50000");
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+    assert!(stderr(&o).contains("WARNING"), "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------- bad input
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn bad_variables_exit_with_distinct_codes_naming_the_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&[(&str, &str)], i32, &str)] = &[
+        (&[("CONNECTION_CHECK_MAX_COUNT", "twenty")], 64, "CONNECTION_CHECK_MAX_COUNT"),
+        (&[("CONNECTION_CHECK_SLEEP_TIME", "3s")], 64, "CONNECTION_CHECK_SLEEP_TIME"),
+        (&[("HANGAR_WAIT_FOR_DB", "sometimes")], 64, "HANGAR_WAIT_FOR_DB"),
+        (&[("DUMB_INIT_SETSID", "maybe")], 64, "DUMB_INIT_SETSID"),
+        (
+            &[
+                ("HANGAR_WAIT_FOR_DB", "always"),
+                ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://u:hunter2@h:notaport/db"),
+            ],
+            64,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        ),
+        (
+            &[
+                ("HANGAR_WAIT_FOR_DB", "always"),
+                ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD", "echo nope >&2; exit 3"),
+            ],
+            71,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
+        ),
+    ];
+    for (vars, code, name) in cases {
+        let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
+        cmd.envs(vars.iter().copied());
+        let o = out(&mut cmd);
+        assert_eq!(o.status.code(), Some(*code), "{vars:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{vars:?}: the command must not run");
+        assert!(stderr(&o).contains(name), "{vars:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("hunter2"), "password leaked: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn db_never_up_exhausts_the_budget_with_exit_1_and_a_masked_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
+    cmd.env("HANGAR_WAIT_FOR_DB", "always")
+        .env(
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+            format!("postgresql+psycopg2://airflow:s3cr%40t@127.0.0.1:{port}/airflow"),
+        )
+        .env("CONNECTION_CHECK_MAX_COUNT", "3")
+        .env("CONNECTION_CHECK_SLEEP_TIME", "0.2");
+    let start = Instant::now();
+    let o = out(&mut cmd);
+    let took = start.elapsed();
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert!(err.contains(&port.to_string()), "{err}");
+    assert!(!err.contains("s3cr"), "password leaked: {err}");
+    assert!(err.contains("CONNECTION_CHECK_MAX_COUNT"), "{err}");
+    assert!(took >= Duration::from_millis(500), "gave up too early: {took:?}");
+}
+
+#[test]
+fn zero_max_count_disables_the_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
+    cmd.env("HANGAR_WAIT_FOR_DB", "always")
+        .env(
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+            format!("postgresql://a:b@127.0.0.1:{port}/x"),
+        )
+        .env("CONNECTION_CHECK_MAX_COUNT", "0");
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+}
+
+#[test]
+fn non_server_commands_do_not_wait_for_the_db() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
+    cmd.env(
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        format!("postgresql://a:b@127.0.0.1:{port}/x"),
+    )
+    .env("CONNECTION_CHECK_MAX_COUNT", "50");
+    let start = Instant::now();
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // HANGAR_WAIT_FOR_DB=never also skips it for a server command (which then fails fast in
+    // bash instead of airflow).
+    let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "exec airflow scheduler"]);
+    cmd.env(
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        format!("postgresql://a:b@127.0.0.1:{port}/x"),
+    )
+    .env("HANGAR_WAIT_FOR_DB", "never")
+    .env("PATH", "/usr/bin:/bin");
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(127), "stderr: {}", stderr(&o));
+}
+
+#[test]
+fn user_creation_needs_a_password_and_a_failing_password_cmd_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
+    cmd.env("_AIRFLOW_WWW_USER_CREATE", "true");
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("_AIRFLOW_WWW_USER_PASSWORD"), "{}", stderr(&o));
+    let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
+    cmd.env("_AIRFLOW_WWW_USER_CREATE", "true")
+        .env("_AIRFLOW_WWW_USER_PASSWORD_CMD", "exit 9");
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(71), "stderr: {}", stderr(&o));
+    assert!(stderr(&o).contains("_AIRFLOW_WWW_USER_PASSWORD_CMD"), "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------- sqlite and Airflow 2
+
+/// Tables in a sqlite file, read with the venv's Python (no sqlite3 CLI needed).
+fn sqlite_tables(venv: &AirflowVenv, db: &Path) -> Vec<String> {
+    let o = Command::new(venv.python())
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             print('\\n'.join(r[0] for r in c.execute(\"select name from sqlite_master where type='table'\")))",
+        ])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn airflow_2_migrates_sqlite_and_creates_the_admin_user() {
+    let v2 = airflow::venv(airflow::AIRFLOW_2);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = entrypoint(tmp.path(), &["airflow", "version"]);
+    with_airflow(&mut cmd, &v2);
+    let o = out(&mut cmd);
+    assert_eq!(stdout(&o).trim(), "2.10.5", "stderr: {}", stderr(&o));
+
+    let db = tmp.path().join("af2.db");
+    let mut cmd = entrypoint(tmp.path(), &[]);
+    with_airflow(&mut cmd, &v2);
+    cmd.env(
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        format!("sqlite:///{}", db.display()),
+    )
+    .env("_AIRFLOW_DB_MIGRATE", "true")
+    .env("_AIRFLOW_WWW_USER_CREATE", "true")
+    .env("_AIRFLOW_WWW_USER_USERNAME", "captain")
+    .env("_AIRFLOW_WWW_USER_PASSWORD_CMD", "echo pa55word");
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let tables = sqlite_tables(&v2, &db);
+    assert!(tables.iter().any(|t| t == "alembic_version"), "{tables:?}");
+    let users = Command::new(v2.python())
+        .args([
+            "-c",
+            "import sqlite3,sys; print([r[0] for r in sqlite3.connect(sys.argv[1]).execute('select username from ab_user')])",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&users).trim(), "['captain']", "{}", stderr(&users));
+}
+
+/// Direct children of `pid` whose command line contains `needle`.
+fn children_matching(pid: u32, needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u32>().ok());
+        let cmdline = fs::read(format!("/proc/{p}/cmdline"))
+            .unwrap_or_default()
+            .split(|&b| b == 0)
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if ppid == Some(pid) && cmdline.contains(needle) {
+            found.push(p);
+        }
+    }
+    found
+}
+
+#[test]
+fn sqlite_is_created_for_the_scheduler_which_stops_on_sigterm() {
+    let v = venv3();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = entrypoint(tmp.path(), &["scheduler"]);
+    with_airflow(&mut cmd, &v);
+    let log = tmp.path().join("scheduler.log");
+    cmd.stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap());
+    let db = tmp.path().join("airflow-home/airflow.db");
+    assert!(!db.exists());
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let scheduler = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut s = String::new();
+            fs::File::open(&log).unwrap().read_to_string(&mut s).unwrap();
+            panic!("the entrypoint exited early ({status}); stderr:\n{s}");
+        }
+        let kids = children_matching(pid, "scheduler");
+        if db.exists() && !kids.is_empty() {
+            break kids[0];
+        }
+        assert!(Instant::now() < deadline, "the scheduler did not start in time");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // The sqlite DB was migrated before the scheduler started.
+    let tables = sqlite_tables(&v, &db);
+    assert!(tables.iter().any(|t| t == "dag_run"), "{tables:?}");
+    // Let it settle, then stop the container the way docker does: SIGTERM to PID 1.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(Path::new(&format!("/proc/{scheduler}")).exists());
+    nix_kill(pid, 15);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "hangar did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut s = String::new();
+    fs::File::open(&log).unwrap().read_to_string(&mut s).unwrap();
+    // The scheduler handles SIGTERM and exits by itself; its code is ours (0), or 143 if it
+    // died of the signal. Either way it is gone and was not left behind.
+    assert!(
+        matches!(status.code(), Some(0 | 143)),
+        "exit {status}; stderr:\n{s}"
+    );
+    assert!(!Path::new(&format!("/proc/{scheduler}/cmdline")).exists() || {
+        fs::read_to_string(format!("/proc/{scheduler}/stat")).map_or(true, |st| st.contains(") Z"))
+    });
+}
+
+fn nix_kill(pid: u32, sig: i32) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
