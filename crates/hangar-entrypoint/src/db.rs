@@ -133,7 +133,9 @@ pub fn retry_command(
                 budget.max_count,
                 budget.sleep.as_secs_f64()
             ));
-            std::thread::sleep(budget.sleep);
+            if let Some(code) = runner.sleep(budget.sleep)? {
+                return Err(EntrypointError::Signalled(i32::from(code) - 128));
+            }
         }
     }
     Err(EntrypointError::WaitExhausted(format!(

@@ -34,8 +34,8 @@ pub enum EntrypointError {
          group 0). See https://airflow.apache.org/docs/docker-stack/entrypoint.html"
     )]
     WrongGid { uid: u32, gid: u32 },
-    /// A variable's value cannot be used.
-    #[error("{var}: {problem}")]
+    /// A variable's value cannot be used (`problem` may start with `VAR=value`).
+    #[error("{}", if problem.starts_with(var.as_str()) { problem.clone() } else { format!("{var}: {problem}") })]
     BadInput { var: String, problem: String },
     /// A `_CMD` variable's command failed.
     #[error("{var}: the command failed ({status}); fix the command or set the value directly")]

@@ -4,6 +4,7 @@
 //! while hangar stays PID 1.
 
 use std::ffi::OsString;
+use std::time::Duration;
 
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
@@ -51,6 +52,9 @@ pub trait Runner {
     fn run(&mut self, cmd: &Command) -> Result<u8, EntrypointError>;
     /// Runs `cmd` capturing its stdout (stderr inherited).
     fn run_capture(&mut self, cmd: &Command) -> Result<(u8, Vec<u8>), EntrypointError>;
+    /// Sleeps between attempts; returns the exit code to stop with when the container is
+    /// being stopped (a TERM/INT/QUIT/HUP arrived).
+    fn sleep(&mut self, duration: Duration) -> Result<Option<u8>, EntrypointError>;
 }
 
 fn spec(cmd: &Command) -> ChildSpec {
@@ -72,5 +76,11 @@ impl Runner for Supervisor {
         Supervisor::run_capture(self, &spec(cmd))
             .map(|(o, out)| (o.code, out))
             .map_err(|e| EntrypointError::Internal(format!("cannot run `{}`: {e}", cmd.display())))
+    }
+
+    fn sleep(&mut self, duration: Duration) -> Result<Option<u8>, EntrypointError> {
+        Supervisor::sleep(self, duration)
+            .map(|o| o.map(|o| o.code))
+            .map_err(|e| EntrypointError::Internal(format!("cannot wait: {e}")))
     }
 }

@@ -103,4 +103,7 @@ impl Runner for FakeRunner {
         self.ran.push(cmd.clone());
         Ok(self.answers.pop_front().unwrap_or((0, Vec::new())))
     }
+    fn sleep(&mut self, _duration: std::time::Duration) -> Result<Option<u8>, EntrypointError> {
+        Ok(None)
+    }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hangar_probe::probe::ProbeError;
 use hangar_probe::target::Target;
-use hangar_probe::wait::{Budget, Event, WaitError, wait_for};
+use hangar_probe::wait::{Budget, BudgetError, Event, WaitError, wait_for};
 
 use crate::error::EntrypointError;
 use crate::os::System;
@@ -20,9 +20,16 @@ pub fn budget(env: &crate::env::ChildEnv) -> Result<Budget, EntrypointError> {
         env.get("CONNECTION_CHECK_MAX_COUNT"),
         env.get("CONNECTION_CHECK_SLEEP_TIME"),
     )
-    .map_err(|e| EntrypointError::BadInput {
-        var: "CONNECTION_CHECK_MAX_COUNT/CONNECTION_CHECK_SLEEP_TIME".into(),
-        problem: e.to_string(),
+    .map_err(|e| {
+        let var = match e {
+            BudgetError::MaxCount(_) => "CONNECTION_CHECK_MAX_COUNT",
+            BudgetError::Sleep(_) => "CONNECTION_CHECK_SLEEP_TIME",
+        };
+        // The message already starts with `VAR=value`.
+        EntrypointError::BadInput {
+            var: var.to_owned(),
+            problem: e.to_string(),
+        }
     })
 }
 
