@@ -2,6 +2,7 @@
 //! PyPI), real PostgreSQL/Redis/RabbitMQ from the testkit, the real /etc/passwd in a mount
 //! namespace. Run with `cargo test -p hangar --test entrypoint`.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -590,4 +591,231 @@ fn nix_kill(pid: u32, sig: i32) {
         .unwrap()
         .success();
     assert!(ok, "kill -{sig} {pid}");
+}
+
+// ---------------------------------------------------------------- real servers
+
+use hangar_testkit::servers::{
+    MariaDb, MariaDbOptions, PgAuth, PgOptions, Postgres, Redis, RedisOptions,
+};
+
+/// `hangar entrypoint bash -c 'echo ran'` that waits for the metadata DB at `url`.
+fn db_wait(tmp: &Path, url: &str, max: &str, sleep: &str) -> Command {
+    let mut cmd = entrypoint(tmp, &["bash", "-c", "echo ran"]);
+    cmd.env("HANGAR_WAIT_FOR_DB", "always")
+        .env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", url)
+        .env("CONNECTION_CHECK_MAX_COUNT", max)
+        .env("CONNECTION_CHECK_SLEEP_TIME", sleep);
+    cmd
+}
+
+#[test]
+fn postgres_ready_md5_and_scram_then_the_command_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    for auth in [PgAuth::Md5, PgAuth::Scram] {
+        let pg = Postgres::start(PgOptions {
+            auth,
+            ..PgOptions::default()
+        });
+        let o = out(&mut db_wait(tmp.path(), &pg.url(), "5", "1"));
+        assert!(o.status.success(), "{auth:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "ran\n");
+    }
+}
+
+#[test]
+fn postgres_started_late_is_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Postgres::prepare(PgOptions::default());
+    let url = pg.url();
+    let handle = pg.start_after(Duration::from_millis(1500));
+    let start = Instant::now();
+    let o = out(&mut db_wait(tmp.path(), &url, "30", "1"));
+    let took = start.elapsed();
+    let _pg = handle.join().unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+    assert!(took >= Duration::from_millis(1500), "did not wait: {took:?}");
+    let err = stderr(&o);
+    assert!(err.contains("waiting for the metadata database"), "{err}");
+    assert!(!err.contains("s3cr@t"), "password leaked: {err}");
+}
+
+#[test]
+fn postgres_wrong_password_is_a_clear_error_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(PgOptions::default());
+    let url = pg.url_with("127.0.0.1", "Xyzzy-not-it");
+    let start = Instant::now();
+    let o = out(&mut db_wait(tmp.path(), &url, "20", "3"));
+    assert_eq!(o.status.code(), Some(77), "stderr: {}", stderr(&o));
+    assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
+    assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert!(err.contains("password"), "{err}");
+    assert!(!err.contains("Xyzzy"), "password leaked: {err}");
+}
+
+#[test]
+fn mariadb_ready_and_wrong_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = MariaDb::start(MariaDbOptions::default());
+    let o = out(&mut db_wait(tmp.path(), &db.url(), "5", "1"));
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+    let bad = db.url_with("mysql+mysqldb", "Xyzzy-not-it");
+    let o = out(&mut db_wait(tmp.path(), &bad, "20", "3"));
+    assert_eq!(o.status.code(), Some(77), "stderr: {}", stderr(&o));
+    assert!(!stderr(&o).contains("Xyzzy"), "{}", stderr(&o));
+}
+
+#[test]
+fn db_url_from_a_cmd_variable_and_from_airflow_cfg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(PgOptions::default());
+    // _CMD
+    let mut cmd = db_wait(tmp.path(), "unused", "5", "1");
+    cmd.env_remove("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN").env(
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
+        format!("printf '%s\\n' '{}'", pg.url_with("127.0.0.1", "Xyzzy-not-it")),
+    );
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(77), "the _CMD URL was used: {}", stderr(&o));
+    assert!(stderr(&o).contains("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"), "{}", stderr(&o));
+    // airflow.cfg [database] sql_alchemy_conn
+    let home = tmp.path().join("airflow-home");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(
+        home.join("airflow.cfg"),
+        format!("[database]\nsql_alchemy_conn = {}\n", pg.url().replace('%', "%%")),
+    )
+    .unwrap();
+    let mut cmd = db_wait(tmp.path(), "unused", "5", "1");
+    cmd.env_remove("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN");
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+}
+
+#[test]
+fn airflow_3_db_migrate_true_without_command_against_postgres() {
+    let v = venv3();
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(PgOptions::default());
+    let mut cmd = entrypoint(tmp.path(), &[]);
+    with_airflow(&mut cmd, &v);
+    cmd.env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", pg.url())
+        .env("_AIRFLOW_DB_MIGRATE", "true");
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    // stdout holds airflow's own log lines only, nothing of hangar's.
+    assert!(!stdout(&o).contains("hangar"), "{}", stdout(&o));
+    let check = Command::new(v.python())
+        .args([
+            "-c",
+            "import sys, sqlalchemy as sa; e = sa.create_engine(sys.argv[1]); \
+             print(sorted(t for t in sa.inspect(e).get_table_names() if t in ('dag_run', 'alembic_version')))",
+        ])
+        .arg(pg.url())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&check).trim(),
+        "['alembic_version', 'dag_run']",
+        "{}",
+        stderr(&check)
+    );
+}
+
+/// A stand-in for `airflow` on PATH that reports its arguments: lets a test observe that the
+/// entrypoint got past the broker wait to the command, without running a real Celery worker.
+fn airflow_stand_in(dir: &Path) -> OsString {
+    let bin = dir.join("stand-in-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("airflow");
+    fs::write(&script, "#!/bin/sh\necho \"airflow $*\"\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut path = OsString::from(bin);
+    path.push(":/usr/bin:/bin");
+    path
+}
+
+#[test]
+fn broker_wait_for_celery_commands_with_redis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = airflow_stand_in(tmp.path());
+    let redis = Redis::prepare(RedisOptions::default());
+    let url = redis.acl_url("celery", "celery-pw");
+    let handle = redis.start_after(Duration::from_millis(1200));
+    let run = |args: &[&str], executor: &str| {
+        let mut cmd = entrypoint(tmp.path(), args);
+        cmd.env("PATH", &path)
+            .env("HANGAR_WAIT_FOR_DB", "never")
+            .env("AIRFLOW__CORE__EXECUTOR", executor)
+            .env("AIRFLOW__CELERY__BROKER_URL", &url)
+            .env("CONNECTION_CHECK_MAX_COUNT", "30")
+            .env("CONNECTION_CHECK_SLEEP_TIME", "1");
+        out(&mut cmd)
+    };
+    let start = Instant::now();
+    let o = run(&["celery", "worker"], "LocalExecutor,CeleryExecutor");
+    let _redis = handle.join().unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "airflow celery worker\n");
+    assert!(start.elapsed() >= Duration::from_millis(1200));
+    assert!(stderr(&o).contains("Celery broker"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("celery-pw"), "{}", stderr(&o));
+    // Not a Celery executor, or not a broker command: no wait at all even when it is down.
+    drop(_redis);
+    for (args, executor) in [
+        (&["scheduler"][..], "LocalExecutor"),
+        (&["api-server"][..], "CeleryExecutor"),
+    ] {
+        let start = Instant::now();
+        let o = run(args, executor);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(start.elapsed() < Duration::from_secs(5), "{args:?} waited");
+    }
+    // Down and a Celery command: exit 1 after the budget.
+    let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "exec airflow scheduler"]);
+    cmd.env("PATH", &path)
+        .env("HANGAR_WAIT_FOR_DB", "never")
+        .env("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+        .env("AIRFLOW__CELERY__BROKER_URL", &url)
+        .env("CONNECTION_CHECK_MAX_COUNT", "2")
+        .env("CONNECTION_CHECK_SLEEP_TIME", "0.2");
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("Celery broker"), "{}", stderr(&o));
+}
+
+#[test]
+fn broker_overrides_and_undeterminable_urls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = airflow_stand_in(tmp.path());
+    let redis = Redis::start(RedisOptions {
+        password: None,
+        acl_users: vec![],
+    });
+    // The URL points nowhere; DB_HOST/DB_PORT redirect the check to the running Redis.
+    let mut cmd = entrypoint(tmp.path(), &["celery", "flower"]);
+    cmd.env("PATH", &path)
+        .env("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+        .env("AIRFLOW__CELERY__BROKER_URL", "redis://nowhere.invalid:1/0")
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", redis.port().to_string())
+        .env("CONNECTION_CHECK_MAX_COUNT", "3")
+        .env("CONNECTION_CHECK_SLEEP_TIME", "0.2");
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "airflow celery flower\n");
+    // A broker whose host/port cannot be determined is skipped with a message.
+    let mut cmd = entrypoint(tmp.path(), &["worker"]);
+    cmd.env("PATH", &path)
+        .env("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+        .env("AIRFLOW__CELERY__BROKER_URL", "sqla+sqlite:///x.db");
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(stderr(&o).contains("could not be determined"), "{}", stderr(&o));
 }
