@@ -238,7 +238,9 @@ impl DbUrl {
     /// Parses `s` exactly like SQLAlchemy's `make_url`.
     pub fn parse(s: &str) -> Result<DbUrl, UrlError> {
         let Some(parts) = match_parts(s) else {
-            return Err(UrlError::Syntax { url: redact(s) });
+            return Err(UrlError::Syntax {
+                url: shown_invalid(s),
+            });
         };
         let port = match parts.port {
             // SQLAlchemy: `if components["port"]: int(...)`; an empty port then fails in
@@ -358,12 +360,24 @@ const QUERY: &AsciiSet = &CONTROLS
     .add(b'+')
     .add(b'#');
 
+/// How an input that is not a URL at all is shown in an error: with passwords masked, and
+/// cut after its first `:` when it contains an `@` that [`redact`] could not place.
+fn shown_invalid(s: &str) -> String {
+    let masked = redact(s);
+    if masked != s || !s.contains('@') {
+        return masked;
+    }
+    let cut = s.find(':').map_or(0, |i| i + 1);
+    format!("{}… (rest hidden: it may contain a password)", &s[..cut])
+}
+
 /// Masks the password of every `scheme://user:password@host` in `raw` with `***`, even when
 /// `raw` is not a valid URL.
 ///
 /// To be safe whichever parser a consumer uses, the masked span starts after the first `:` of
-/// the user info and ends at the later of SQLAlchemy's password end (the first `@` after that
-/// `:`) and RFC 3986's (the last `@` before the first `/`, `?` or `#`).
+/// the user info and ends at the latest of: SQLAlchemy's password end (the first `@` after
+/// that `:`), RFC 3986's (the last `@` before the first `/`, `?` or `#`), and the last `@`
+/// before the query (so a raw password containing both `/` and `@` is hidden too).
 pub fn redact(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -378,11 +392,11 @@ pub fn redact(raw: &str) -> String {
         let sqla_at = tail[j + 1..].find('@').map(|k| j + 1 + k);
         let authority_end = tail.find(['/', '?', '#']).unwrap_or(tail.len());
         let rfc_at = tail[..authority_end].rfind('@').filter(|&k| k > j);
-        let end = match (sqla_at, rfc_at) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        match end {
+        let before_query = tail[j..]
+            .find(|c: char| c == '?' || c == '#' || c.is_whitespace())
+            .map_or(tail.len(), |k| j + k);
+        let last_at = tail[..before_query].rfind('@').filter(|&k| k > j);
+        match [sqla_at, rfc_at, last_at].into_iter().flatten().max() {
             Some(end) => {
                 out.push_str(&tail[..=j]);
                 out.push_str("***");

@@ -260,7 +260,8 @@ impl Conn {
         .map_err(io_err)
     }
 
-    /// Reads up to and including `\r\n` (at most 64 KiB).
+    /// Reads one RESP line up to `\r\n` (at most 64 KiB); a first byte that is not a RESP
+    /// type marker means the peer is not a Redis server.
     fn recv_line(&mut self) -> Result<String, ProbeError> {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
@@ -271,6 +272,11 @@ impl Conn {
                 ));
             }
             self.recv_exact(&mut byte)?;
+            if line.is_empty() && !b"+-:$*_#,(!=%~>|".contains(&byte[0]) {
+                return Err(ProbeError::Rejected(
+                    "protocol mismatch: the server does not speak the Redis protocol".into(),
+                ));
+            }
             line.push(byte[0]);
         }
         line.truncate(line.len() - 2);
@@ -286,8 +292,21 @@ fn io_msg(e: &io::Error) -> String {
     }
 }
 
+/// An I/O error on an established connection. A server that accepted the connection but
+/// does not answer in time, or hangs up, is up but not serving: not ready.
 fn io_err(e: io::Error) -> ProbeError {
-    ProbeError::Unreachable(io_msg(&e))
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ProbeError::NotReady(
+            "connected, but the server did not answer in time (busy, or another protocol)".into(),
+        ),
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => {
+            ProbeError::NotReady("connected, but the server closed the connection".into())
+        }
+        _ => ProbeError::Unreachable(io_msg(&e)),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
