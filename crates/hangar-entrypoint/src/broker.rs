@@ -24,8 +24,8 @@ pub fn uses_celery(executor: &str) -> bool {
 }
 
 /// A setting read natively, or through `airflow config get-value` when only Airflow's secrets
-/// backend can read it (`_SECRET`).
-fn setting(
+/// backend can read it (`_SECRET`). Returns the value and where it came from.
+pub(crate) fn setting(
     cfg: &AirflowConfig,
     runner: &mut dyn Runner,
     env: &ChildEnv,
@@ -110,7 +110,12 @@ mod tests {
         ] {
             assert!(uses_celery(yes), "{yes}");
         }
-        for no in ["", "LocalExecutor", "KubernetesExecutor,LocalExecutor", "MyCeleryExecutorX"] {
+        for no in [
+            "",
+            "LocalExecutor",
+            "KubernetesExecutor,LocalExecutor",
+            "MyCeleryExecutorX",
+        ] {
             assert!(!uses_celery(no), "{no}");
         }
     }

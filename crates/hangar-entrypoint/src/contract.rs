@@ -149,11 +149,20 @@ mod tests {
         s
     }
 
-    fn run_with(args: &[&str], env: &[(&str, &str)], runner: &mut FakeRunner) -> Result<u8, EntrypointError> {
+    fn run_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        runner: &mut FakeRunner,
+    ) -> Result<u8, EntrypointError> {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
         let mut pairs = vec![("AIRFLOW_HOME", "/nonexistent-airflow-home")];
         pairs.extend_from_slice(env);
-        run(&args, ChildEnv::from_pairs(pairs.iter().copied()), &mut sys(), runner)
+        run(
+            &args,
+            ChildEnv::from_pairs(pairs.iter().copied()),
+            &mut sys(),
+            runner,
+        )
     }
 
     #[test]
@@ -173,7 +182,10 @@ mod tests {
     #[test]
     fn migrate_true_without_command_exits_zero() {
         let mut r = FakeRunner::default();
-        assert_eq!(run_with(&[], &[("_AIRFLOW_DB_MIGRATE", "true")], &mut r).unwrap(), 0);
+        assert_eq!(
+            run_with(&[], &[("_AIRFLOW_DB_MIGRATE", "true")], &mut r).unwrap(),
+            0
+        );
         assert_eq!(r.argv(), ["airflow db migrate"]);
         let mut r = FakeRunner::default();
         run_with(&["airflow"], &[("_AIRFLOW_DB_MIGRATE", "yes")], &mut r).unwrap();

@@ -12,8 +12,10 @@ use crate::os::System;
 use crate::run::{Command, Runner};
 
 /// The candidates for the metadata DB URL, in Airflow's order (`[core]` is the pre-2.3 name).
-pub const SQL_ALCHEMY_CONN: &[(&str, &str)] =
-    &[("database", "sql_alchemy_conn"), ("core", "sql_alchemy_conn")];
+pub const SQL_ALCHEMY_CONN: &[(&str, &str)] = &[
+    ("database", "sql_alchemy_conn"),
+    ("core", "sql_alchemy_conn"),
+];
 
 /// Where the metadata DB is, as far as hangar can tell without Python.
 #[derive(Debug)]
@@ -228,21 +230,26 @@ mod tests {
         prepare_sqlite(&sys, &mut runner, &env, std::path::Path::new("/db")).unwrap();
         assert_eq!(runner.argv(), ["airflow db reset --yes"]);
         let bad = ChildEnv::from_pairs([("_AIRFLOW_DB_RESET", "yes please")]);
-        assert_eq!(reset_requested(&bad).unwrap_err().exit_code(), crate::error::code::BAD_INPUT);
+        assert_eq!(
+            reset_requested(&bad).unwrap_err().exit_code(),
+            crate::error::code::BAD_INPUT
+        );
     }
 
     #[test]
     fn retries_then_reports_the_last_output() {
         let sys = FakeSystem::new(0, 0);
         let mut runner = FakeRunner::default();
-        runner.answers.extend([(1, b"no".to_vec()), (1, b"still no".to_vec())]);
+        runner
+            .answers
+            .extend([(1, b"no".to_vec()), (1, b"still no".to_vec())]);
         let budget = Budget {
             max_count: 2,
             sleep: Duration::from_millis(1),
         };
         let cmd = Command::new("airflow", ["db", "check"], &ChildEnv::default());
-        let err = retry_command(&sys, &mut runner, &cmd, "the metadata database", &budget)
-            .unwrap_err();
+        let err =
+            retry_command(&sys, &mut runner, &cmd, "the metadata database", &budget).unwrap_err();
         assert_eq!(err.exit_code(), 1);
         assert!(err.to_string().contains("still no"), "{err}");
         assert_eq!(runner.ran.len(), 2);

@@ -158,10 +158,22 @@ mod tests {
         assert_eq!(d(&[]).target, Target::Airflow(vec![]));
         assert!(d(&[]).is_bare_airflow());
         assert!(d(&["airflow"]).is_bare_airflow());
-        assert_eq!(d(&["bash", "-c", "echo hi"]).target, Target::Bash(os(&["-c", "echo hi"])));
-        assert_eq!(d(&["python", "--version"]).target, Target::Python(os(&["--version"])));
-        assert_eq!(d(&["python3", "-V"]).target, Target::Airflow(os(&["python3", "-V"])));
-        assert_eq!(d(&["airflow", "version"]).target, Target::Airflow(os(&["version"])));
+        assert_eq!(
+            d(&["bash", "-c", "echo hi"]).target,
+            Target::Bash(os(&["-c", "echo hi"]))
+        );
+        assert_eq!(
+            d(&["python", "--version"]).target,
+            Target::Python(os(&["--version"]))
+        );
+        assert_eq!(
+            d(&["python3", "-V"]).target,
+            Target::Airflow(os(&["python3", "-V"]))
+        );
+        assert_eq!(
+            d(&["airflow", "version"]).target,
+            Target::Airflow(os(&["version"]))
+        );
         assert_eq!(d(&["version"]).target, Target::Airflow(os(&["version"])));
         assert_eq!(
             d(&["bash"]).command_line(),
@@ -185,9 +197,18 @@ mod tests {
             (&["flower"][..], Some(Flower)),
             (&["celery", "stop"][..], None),
             (&["version"][..], None),
-            (&["bash", "-c", "exec airflow scheduler"][..], Some(Scheduler)),
-            (&["bash", "-c", "airflow triggerer --skip-serve-logs"][..], Some(Triggerer)),
-            (&["sh", "-c", "set -x; exec  airflow\tcelery worker"][..], Some(CeleryWorker)),
+            (
+                &["bash", "-c", "exec airflow scheduler"][..],
+                Some(Scheduler),
+            ),
+            (
+                &["bash", "-c", "airflow triggerer --skip-serve-logs"][..],
+                Some(Triggerer),
+            ),
+            (
+                &["sh", "-c", "set -x; exec  airflow\tcelery worker"][..],
+                Some(CeleryWorker),
+            ),
             (&["bash", "-c", "echo airflow"][..], None),
             (&["bash", "-c", "myairflow scheduler"][..], None),
             (&["bash", "scheduler"][..], None),

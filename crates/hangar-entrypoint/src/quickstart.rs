@@ -80,7 +80,10 @@ fn user_fields(env: &ChildEnv) -> [(&'static str, String); 5] {
         ("--username", get("_AIRFLOW_WWW_USER_USERNAME", "admin")),
         ("--firstname", get("_AIRFLOW_WWW_USER_FIRSTNAME", "Airflow")),
         ("--lastname", get("_AIRFLOW_WWW_USER_LASTNAME", "Admin")),
-        ("--email", get("_AIRFLOW_WWW_USER_EMAIL", "airflowadmin@example.com")),
+        (
+            "--email",
+            get("_AIRFLOW_WWW_USER_EMAIL", "airflowadmin@example.com"),
+        ),
         ("--role", get("_AIRFLOW_WWW_USER_ROLE", "Admin")),
     ]
 }
@@ -89,16 +92,18 @@ fn user_fields(env: &ChildEnv) -> [(&'static str, String); 5] {
 /// names `FabAuthManager`; on Airflow 2 always (FAB is its only user store).
 pub fn uses_fab(
     cfg: &AirflowConfig,
+    runner: &mut dyn Runner,
+    env: &ChildEnv,
     version: Option<&str>,
 ) -> Result<(bool, String), EntrypointError> {
-    let setting = cfg
-        .get("core", "auth_manager")
-        .map_err(crate::db::config_error)?
-        .map(|r| r.value);
+    let setting = crate::broker::setting(cfg, runner, env, "core", "auth_manager")?.map(|(v, _)| v);
     let major = version.and_then(|v| v.split('.').next()?.parse::<u32>().ok());
     Ok(match (major, setting) {
         (Some(m), _) if m < 3 => (true, format!("Airflow {}", version.unwrap_or("2"))),
-        (_, Some(s)) => (s.contains("FabAuthManager"), format!("[core] auth_manager = {s}")),
+        (_, Some(s)) => (
+            s.contains("FabAuthManager"),
+            format!("[core] auth_manager = {s}"),
+        ),
         (_, None) => (
             false,
             "[core] auth_manager is not set (Airflow 3 defaults to SimpleAuthManager)".to_owned(),
@@ -128,9 +133,13 @@ pub fn create_user(
                 status: format!("exit code {code}"),
             });
         }
-        String::from_utf8_lossy(&out).trim_end_matches('\n').to_owned()
+        String::from_utf8_lossy(&out)
+            .trim_end_matches('\n')
+            .to_owned()
     } else {
-        env.get("_AIRFLOW_WWW_USER_PASSWORD").unwrap_or("").to_owned()
+        env.get("_AIRFLOW_WWW_USER_PASSWORD")
+            .unwrap_or("")
+            .to_owned()
     };
     env.remove("_AIRFLOW_WWW_USER_PASSWORD_CMD");
     env.remove("_AIRFLOW_WWW_USER_PASSWORD");
@@ -138,7 +147,7 @@ pub fn create_user(
         return Err(EntrypointError::NoAdminPassword);
     }
     let version = installed_airflow_version(sys, env);
-    let (fab, why) = uses_fab(cfg, version.as_deref())?;
+    let (fab, why) = uses_fab(cfg, runner, env, version.as_deref())?;
     if !fab {
         crate::info(&format!(
             "skipping user creation as the auth manager is not FAB ({why})"
@@ -225,7 +234,8 @@ mod tests {
     fn venv_sys(version: &str) -> FakeSystem {
         let mut sys = FakeSystem::new(50000, 0);
         sys.existing.insert("/venv/bin/airflow".into());
-        sys.dirs.insert("/venv/lib".into(), vec!["python3.11".into()]);
+        sys.dirs
+            .insert("/venv/lib".into(), vec!["python3.11".into()]);
         sys.dirs.insert(
             "/venv/lib/python3.11/site-packages".into(),
             vec![
@@ -240,7 +250,10 @@ mod tests {
     fn version_from_dist_info() {
         let sys = venv_sys("3.3.2");
         let env = ChildEnv::from_pairs([("PATH", "/usr/bin:/venv/bin")]);
-        assert_eq!(installed_airflow_version(&sys, &env).as_deref(), Some("3.3.2"));
+        assert_eq!(
+            installed_airflow_version(&sys, &env).as_deref(),
+            Some("3.3.2")
+        );
         let env = ChildEnv::from_pairs([("PATH", "/usr/bin")]);
         assert_eq!(installed_airflow_version(&sys, &env), None);
     }
@@ -249,9 +262,21 @@ mod tests {
     fn migrate_and_deprecated_alias() {
         let mut r = FakeRunner::default();
         assert!(!migrate(&mut r, &ChildEnv::from_pairs([("_AIRFLOW_DB_MIGRATE", "")])).unwrap());
-        assert!(migrate(&mut r, &ChildEnv::from_pairs([("_AIRFLOW_DB_UPGRADE", "1")])).unwrap());
+        assert!(
+            migrate(
+                &mut r,
+                &ChildEnv::from_pairs([("_AIRFLOW_DB_UPGRADE", "1")])
+            )
+            .unwrap()
+        );
         r.answers.push_back((3, vec![]));
-        assert!(migrate(&mut r, &ChildEnv::from_pairs([("_AIRFLOW_DB_MIGRATE", "true")])).unwrap());
+        assert!(
+            migrate(
+                &mut r,
+                &ChildEnv::from_pairs([("_AIRFLOW_DB_MIGRATE", "true")])
+            )
+            .unwrap()
+        );
         assert_eq!(r.argv(), ["airflow db migrate", "airflow db migrate"]);
     }
 
@@ -274,6 +299,79 @@ mod tests {
         let mut r = FakeRunner::default();
         r.answers.push_back((0, vec![]));
         r.answers.push_back((1, vec![]));
-        assert_eq!(pip_requirements(&sys, &mut r, &env).unwrap_err().exit_code(), 1);
+        assert_eq!(
+            pip_requirements(&sys, &mut r, &env)
+                .unwrap_err()
+                .exit_code(),
+            1
+        );
+    }
+
+    fn cfg(pairs: &[(&str, &str)]) -> (AirflowConfig, ChildEnv) {
+        let mut all = vec![
+            ("AIRFLOW_HOME", "/nonexistent-hangar-test"),
+            ("PATH", "/venv/bin"),
+        ];
+        all.extend_from_slice(pairs);
+        let env = ChildEnv::from_pairs(all.iter().copied());
+        (AirflowConfig::load(&env.to_config_env()).unwrap(), env)
+    }
+
+    #[test]
+    fn fab_detection_by_version_and_setting() {
+        let fab = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager";
+        let mut r = FakeRunner::default();
+        let (c, e) = cfg(&[]);
+        assert!(uses_fab(&c, &mut r, &e, Some("2.10.5")).unwrap().0);
+        assert!(!uses_fab(&c, &mut r, &e, Some("3.3.2")).unwrap().0);
+        let (c, e) = cfg(&[("AIRFLOW__CORE__AUTH_MANAGER", fab)]);
+        assert!(uses_fab(&c, &mut r, &e, Some("3.3.2")).unwrap().0);
+        let (c, e) = cfg(&[(
+            "AIRFLOW__CORE__AUTH_MANAGER",
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        )]);
+        assert!(!uses_fab(&c, &mut r, &e, Some("3.0.0")).unwrap().0);
+        assert!(r.ran.is_empty(), "no Python start for a plain setting");
+    }
+
+    #[test]
+    fn user_creation_uses_the_cmd_password_and_hides_both_variables() {
+        let sys = venv_sys("3.3.2");
+        let (c, mut env) = cfg(&[
+            ("_AIRFLOW_WWW_USER_CREATE", "true"),
+            ("_AIRFLOW_WWW_USER_PASSWORD", "from-var"),
+            ("_AIRFLOW_WWW_USER_PASSWORD_CMD", "echo from-cmd"),
+            ("_AIRFLOW_WWW_USER_EMAIL", ""),
+            ("AIRFLOW__CORE__AUTH_MANAGER", "x.FabAuthManager"),
+        ]);
+        let mut r = FakeRunner::default();
+        r.answers.push_back((0, b"from-cmd\n".to_vec()));
+        assert!(create_user(&c, &sys, &mut r, &mut env).unwrap());
+        assert_eq!(
+            r.argv(),
+            [
+                "sh -c echo from-cmd",
+                "airflow users create --username admin --firstname Airflow --lastname Admin \
+                 --email  --role Admin --password from-cmd"
+            ]
+        );
+        assert_eq!(env.get("_AIRFLOW_WWW_USER_PASSWORD"), None);
+        assert_eq!(env.get("_AIRFLOW_WWW_USER_PASSWORD_CMD"), None);
+        let users_create = &r.ran[1];
+        assert!(
+            !users_create
+                .env
+                .iter()
+                .any(|(k, _)| k.to_string_lossy().contains("PASSWORD"))
+        );
+        // Airflow 3 without FAB: skipped, but the password is still removed.
+        let (c, mut env) = cfg(&[
+            ("_AIRFLOW_WWW_USER_CREATE", "true"),
+            ("_AIRFLOW_WWW_USER_PASSWORD", "pw"),
+        ]);
+        let mut r = FakeRunner::default();
+        assert!(!create_user(&c, &sys, &mut r, &mut env).unwrap());
+        assert!(r.ran.is_empty());
+        assert_eq!(env.get("_AIRFLOW_WWW_USER_PASSWORD"), None);
     }
 }

@@ -65,7 +65,9 @@ impl System for FakeSystem {
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
     fn exists(&self, path: &Path) -> bool {
-        self.existing.contains(path) || self.files.contains_key(path) || self.dirs.contains_key(path)
+        self.existing.contains(path)
+            || self.files.contains_key(path)
+            || self.dirs.contains_key(path)
     }
     fn pending_stop_signal(&self) -> Option<i32> {
         None

@@ -48,7 +48,10 @@ pub enum PasswdOutcome {
 
 /// The passwd file in use (`HANGAR_PASSWD_FILE` or `/etc/passwd`).
 pub fn passwd_file(env: &ChildEnv) -> PathBuf {
-    PathBuf::from(env.non_empty("HANGAR_PASSWD_FILE").unwrap_or(DEFAULT_PASSWD_FILE))
+    PathBuf::from(
+        env.non_empty("HANGAR_PASSWD_FILE")
+            .unwrap_or(DEFAULT_PASSWD_FILE),
+    )
 }
 
 /// `AIRFLOW_USER_HOME_DIR` or its default.
@@ -168,7 +171,10 @@ pub fn root_pythonpath(sys: &dyn System, home: &Path, current: Option<&str>) -> 
 /// The libstdc++ preload upstream sets against "cannot allocate memory in static TLS block":
 /// the new `LD_PRELOAD`, or `None` to leave it alone (file missing, or already listed).
 pub fn ld_preload(sys: &dyn System, current: Option<&str>) -> Option<String> {
-    let lib = format!("/usr/lib/{}-linux-gnu/libstdc++.so.6", std::env::consts::ARCH);
+    let lib = format!(
+        "/usr/lib/{}-linux-gnu/libstdc++.so.6",
+        std::env::consts::ARCH
+    );
     if !sys.exists(Path::new(&lib)) {
         return None;
     }
@@ -232,21 +238,28 @@ mod tests {
         let mut sys = FakeSystem::new(12345, 0);
         sys.files.insert(
             "/etc/passwd".into(),
-            b"root:x:0:0:root:/root:/bin/bash\nairflow:x:50000:0::/home/airflow:/bin/bash\n".to_vec(),
+            b"root:x:0:0:root:/root:/bin/bash\nairflow:x:50000:0::/home/airflow:/bin/bash\n"
+                .to_vec(),
         );
         sys.writable.insert("/etc/passwd".into());
         let mut env = ChildEnv::from_pairs([("HOME", "/")]);
         let out = ensure_passwd_entry(&mut sys, &mut env).unwrap();
         let line = "default:x:12345:0:default user:/home/airflow:/sbin/nologin";
         assert_eq!(out, PasswdOutcome::Appended(line.into()));
-        assert_eq!(sys.appends, vec![("/etc/passwd".into(), format!("{line}\n").into_bytes())]);
+        assert_eq!(
+            sys.appends,
+            vec![("/etc/passwd".into(), format!("{line}\n").into_bytes())]
+        );
         assert_eq!(env.get("HOME"), Some("/home/airflow"));
     }
 
     #[test]
     fn user_name_and_home_come_from_the_environment() {
         let mut sys = FakeSystem::new(4242, 0);
-        sys.files.insert("/tmp/pw".into(), b"root:x:0:0:root:/root:/bin/bash".to_vec());
+        sys.files.insert(
+            "/tmp/pw".into(),
+            b"root:x:0:0:root:/root:/bin/bash".to_vec(),
+        );
         sys.writable.insert("/tmp/pw".into());
         let mut env = ChildEnv::from_pairs([
             ("HANGAR_PASSWD_FILE", "/tmp/pw"),
@@ -257,7 +270,10 @@ mod tests {
         // The missing final newline of the file is added before our line.
         assert_eq!(
             sys.appends,
-            vec![("/tmp/pw".into(), b"\nops:x:4242:0:ops user:/srv/af:/sbin/nologin\n".to_vec())]
+            vec![(
+                "/tmp/pw".into(),
+                b"\nops:x:4242:0:ops user:/srv/af:/sbin/nologin\n".to_vec()
+            )]
         );
         assert_eq!(env.get("HOME"), Some("/srv/af"));
     }
@@ -271,7 +287,10 @@ mod tests {
         );
         sys.writable.insert("/etc/passwd".into());
         let mut env = ChildEnv::from_pairs([("HOME", "/home/airflow")]);
-        assert_eq!(ensure_passwd_entry(&mut sys, &mut env).unwrap(), PasswdOutcome::Present);
+        assert_eq!(
+            ensure_passwd_entry(&mut sys, &mut env).unwrap(),
+            PasswdOutcome::Present
+        );
         assert!(sys.appends.is_empty());
         // A UID that only appears as a GID elsewhere is not "present".
         assert!(!passwd_has_uid(b"x:x:1:12345::/:/bin/sh\n", 12345));
@@ -280,7 +299,10 @@ mod tests {
     #[test]
     fn unwritable_passwd_warns_with_the_fix() {
         let mut sys = FakeSystem::new(12345, 0);
-        sys.files.insert("/etc/passwd".into(), b"root:x:0:0::/root:/bin/sh\n".to_vec());
+        sys.files.insert(
+            "/etc/passwd".into(),
+            b"root:x:0:0::/root:/bin/sh\n".to_vec(),
+        );
         let mut env = ChildEnv::default();
         let PasswdOutcome::NotWritable(w) = ensure_passwd_entry(&mut sys, &mut env).unwrap() else {
             panic!("expected a warning")
@@ -295,10 +317,17 @@ mod tests {
         let mut sys = FakeSystem::new(0, 0);
         sys.dirs.insert(
             "/home/airflow/.local/lib".into(),
-            vec!["python3.9".into(), "python3.11".into(), "python3.12".into(), "other".into()],
+            vec![
+                "python3.9".into(),
+                "python3.11".into(),
+                "python3.12".into(),
+                "other".into(),
+            ],
         );
-        sys.existing.insert("/home/airflow/.local/lib/python3.11/site-packages".into());
-        sys.existing.insert("/home/airflow/.local/lib/python3.9/site-packages".into());
+        sys.existing
+            .insert("/home/airflow/.local/lib/python3.11/site-packages".into());
+        sys.existing
+            .insert("/home/airflow/.local/lib/python3.9/site-packages".into());
         let home = Path::new("/home/airflow");
         assert_eq!(
             root_pythonpath(&sys, home, Some("/custom/mount")).unwrap(),
@@ -308,18 +337,27 @@ mod tests {
             root_pythonpath(&sys, home, None).unwrap(),
             "/home/airflow/.local/lib/python3.11/site-packages"
         );
-        assert_eq!(root_pythonpath(&sys, Path::new("/nowhere"), Some("/x")), None);
+        assert_eq!(
+            root_pythonpath(&sys, Path::new("/nowhere"), Some("/x")),
+            None
+        );
     }
 
     #[test]
     fn ld_preload_only_when_the_library_exists_and_is_not_listed() {
-        let lib = format!("/usr/lib/{}-linux-gnu/libstdc++.so.6", std::env::consts::ARCH);
+        let lib = format!(
+            "/usr/lib/{}-linux-gnu/libstdc++.so.6",
+            std::env::consts::ARCH
+        );
         let mut sys = FakeSystem::new(0, 0);
         assert_eq!(ld_preload(&sys, None), None);
         sys.existing.insert(lib.clone().into());
         assert_eq!(ld_preload(&sys, None), Some(lib.clone()));
         assert_eq!(ld_preload(&sys, Some(&lib)), None);
-        assert_eq!(ld_preload(&sys, Some("/x.so")), Some(format!("/x.so:{lib}")));
+        assert_eq!(
+            ld_preload(&sys, Some("/x.so")),
+            Some(format!("/x.so:{lib}"))
+        );
     }
 
     #[test]
@@ -333,7 +371,11 @@ mod tests {
         prepare(&mut sys, &mut env).unwrap();
         assert_eq!(sys.umask, Some(0o002));
         assert_eq!(env.get("PIP_USER"), None);
-        assert_eq!(env.get("PYTHONPATH"), Some("/p"), "non-root keeps PYTHONPATH untouched");
+        assert_eq!(
+            env.get("PYTHONPATH"),
+            Some("/p"),
+            "non-root keeps PYTHONPATH untouched"
+        );
         let mut bad = FakeSystem::new(1000, 1000);
         assert_eq!(prepare(&mut bad, &mut env).unwrap_err().exit_code(), 1);
     }

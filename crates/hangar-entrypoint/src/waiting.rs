@@ -13,7 +13,10 @@ use crate::os::System;
 pub fn budget(env: &crate::env::ChildEnv) -> Result<Budget, EntrypointError> {
     for var in ["CONNECTION_CHECK_MAX_COUNT", "CONNECTION_CHECK_SLEEP_TIME"] {
         if env.get_os(var).is_some() && env.get(var).is_none() {
-            return Err(EntrypointError::bad_input(var, "the value is not valid UTF-8; use a number"));
+            return Err(EntrypointError::bad_input(
+                var,
+                "the value is not valid UTF-8; use a number",
+            ));
         }
     }
     Budget::from_vars(

@@ -68,8 +68,8 @@ impl AirflowVenv {
     /// The venv's `lib/pythonX.Y` directory name, e.g. `python3.11`.
     pub fn python_dir_name(&self) -> String {
         let lib = self.root.join("lib");
-        let entries = fs::read_dir(&lib)
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", lib.display()));
+        let entries =
+            fs::read_dir(&lib).unwrap_or_else(|e| panic!("cannot list {}: {e}", lib.display()));
         entries
             .filter_map(Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -108,8 +108,8 @@ pub fn venv(version: &str) -> AirflowVenv {
     let lock_path = base.join(format!("{key}.lock"));
     let lock = File::create(&lock_path)
         .unwrap_or_else(|e| panic!("cannot create lock file {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("cannot lock {}: {e}", lock_path.display()));
     // Another process may have finished while we waited for the lock.
     if let Some(v) = ready(&published, version) {
         return v;
@@ -123,7 +123,13 @@ pub fn venv(version: &str) -> AirflowVenv {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let build = base.join(format!("{key}.build-{}-{nonce}", std::process::id()));
-    run(Command::new(SYSTEM_PYTHON).arg("-m").arg("venv").arg(&build), "python3 -m venv");
+    run(
+        Command::new(SYSTEM_PYTHON)
+            .arg("-m")
+            .arg("venv")
+            .arg(&build),
+        "python3 -m venv",
+    );
     let py = build.join("bin/python");
     run(
         Command::new(&py).args(["-m", "pip", "install", "-q", "--upgrade", "pip"]),

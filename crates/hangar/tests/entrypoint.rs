@@ -246,7 +246,11 @@ fn arbitrary_uid_gets_a_passwd_entry_in_the_real_etc_passwd() {
         format!("{before}default:x:12345:0:default user:/home/airflow:/sbin/nologin\n")
     );
     // The host's /etc/passwd is untouched.
-    assert!(!fs::read_to_string("/etc/passwd").unwrap().contains(":12345:"));
+    assert!(
+        !fs::read_to_string("/etc/passwd")
+            .unwrap()
+            .contains(":12345:")
+    );
 }
 
 #[test]
@@ -326,15 +330,31 @@ fn free_port() -> u16 {
 #[test]
 fn bad_variables_exit_with_distinct_codes_naming_the_variable() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: &[(&[(&str, &str)], i32, &str)] = &[
-        (&[("CONNECTION_CHECK_MAX_COUNT", "twenty")], 64, "CONNECTION_CHECK_MAX_COUNT"),
-        (&[("CONNECTION_CHECK_SLEEP_TIME", "3s")], 64, "CONNECTION_CHECK_SLEEP_TIME"),
-        (&[("HANGAR_WAIT_FOR_DB", "sometimes")], 64, "HANGAR_WAIT_FOR_DB"),
+    type Case<'a> = (&'a [(&'a str, &'a str)], i32, &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &[("CONNECTION_CHECK_MAX_COUNT", "twenty")],
+            64,
+            "CONNECTION_CHECK_MAX_COUNT",
+        ),
+        (
+            &[("CONNECTION_CHECK_SLEEP_TIME", "3s")],
+            64,
+            "CONNECTION_CHECK_SLEEP_TIME",
+        ),
+        (
+            &[("HANGAR_WAIT_FOR_DB", "sometimes")],
+            64,
+            "HANGAR_WAIT_FOR_DB",
+        ),
         (&[("DUMB_INIT_SETSID", "maybe")], 64, "DUMB_INIT_SETSID"),
         (
             &[
                 ("HANGAR_WAIT_FOR_DB", "always"),
-                ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://u:hunter2@h:notaport/db"),
+                (
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+                    "postgresql://u:hunter2@h:notaport/db",
+                ),
             ],
             64,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
@@ -342,7 +362,10 @@ fn bad_variables_exit_with_distinct_codes_naming_the_variable() {
         (
             &[
                 ("HANGAR_WAIT_FOR_DB", "always"),
-                ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD", "echo nope >&2; exit 3"),
+                (
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
+                    "echo nope >&2; exit 3",
+                ),
             ],
             71,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
@@ -355,7 +378,11 @@ fn bad_variables_exit_with_distinct_codes_naming_the_variable() {
         assert_eq!(o.status.code(), Some(*code), "{vars:?}: {}", stderr(&o));
         assert_eq!(stdout(&o), "", "{vars:?}: the command must not run");
         assert!(stderr(&o).contains(name), "{vars:?}: {}", stderr(&o));
-        assert!(!stderr(&o).contains("hunter2"), "password leaked: {}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("hunter2"),
+            "password leaked: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -380,7 +407,10 @@ fn db_never_up_exhausts_the_budget_with_exit_1_and_a_masked_password() {
     assert!(err.contains(&port.to_string()), "{err}");
     assert!(!err.contains("s3cr"), "password leaked: {err}");
     assert!(err.contains("CONNECTION_CHECK_MAX_COUNT"), "{err}");
-    assert!(took >= Duration::from_millis(500), "gave up too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(500),
+        "gave up too early: {took:?}"
+    );
 }
 
 #[test]
@@ -435,13 +465,21 @@ fn user_creation_needs_a_password_and_a_failing_password_cmd_is_named() {
     let o = out(&mut cmd);
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
     assert_eq!(stdout(&o), "");
-    assert!(stderr(&o).contains("_AIRFLOW_WWW_USER_PASSWORD"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("_AIRFLOW_WWW_USER_PASSWORD"),
+        "{}",
+        stderr(&o)
+    );
     let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
     cmd.env("_AIRFLOW_WWW_USER_CREATE", "true")
         .env("_AIRFLOW_WWW_USER_PASSWORD_CMD", "exit 9");
     let o = out(&mut cmd);
     assert_eq!(o.status.code(), Some(71), "stderr: {}", stderr(&o));
-    assert!(stderr(&o).contains("_AIRFLOW_WWW_USER_PASSWORD_CMD"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("_AIRFLOW_WWW_USER_PASSWORD_CMD"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 // ---------------------------------------------------------------- sqlite and Airflow 2
@@ -540,14 +578,20 @@ fn sqlite_is_created_for_the_scheduler_which_stops_on_sigterm() {
     let scheduler = loop {
         if let Some(status) = child.try_wait().unwrap() {
             let mut s = String::new();
-            fs::File::open(&log).unwrap().read_to_string(&mut s).unwrap();
+            fs::File::open(&log)
+                .unwrap()
+                .read_to_string(&mut s)
+                .unwrap();
             panic!("the entrypoint exited early ({status}); stderr:\n{s}");
         }
         let kids = children_matching(pid, "scheduler");
         if db.exists() && !kids.is_empty() {
             break kids[0];
         }
-        assert!(Instant::now() < deadline, "the scheduler did not start in time");
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler did not start in time"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     // The sqlite DB was migrated before the scheduler started.
@@ -565,22 +609,31 @@ fn sqlite_is_created_for_the_scheduler_which_stops_on_sigterm() {
         if Instant::now() > deadline {
             let _ = child.kill();
             let mut s = String::new();
-            fs::File::open(&log).unwrap().read_to_string(&mut s).unwrap();
+            fs::File::open(&log)
+                .unwrap()
+                .read_to_string(&mut s)
+                .unwrap();
             panic!("hangar did not exit within 60 s of SIGTERM; stderr:\n{s}");
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     let mut s = String::new();
-    fs::File::open(&log).unwrap().read_to_string(&mut s).unwrap();
+    fs::File::open(&log)
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
     // The scheduler handles SIGTERM and exits by itself; its code is ours (0), or 143 if it
     // died of the signal. Either way it is gone and was not left behind.
     assert!(
         matches!(status.code(), Some(0 | 143)),
         "exit {status}; stderr:\n{s}"
     );
-    assert!(!Path::new(&format!("/proc/{scheduler}/cmdline")).exists() || {
-        fs::read_to_string(format!("/proc/{scheduler}/stat")).map_or(true, |st| st.contains(") Z"))
-    });
+    assert!(
+        !Path::new(&format!("/proc/{scheduler}/cmdline")).exists() || {
+            fs::read_to_string(format!("/proc/{scheduler}/stat"))
+                .map_or(true, |st| st.contains(") Z"))
+        }
+    );
 }
 
 fn nix_kill(pid: u32, sig: i32) {
@@ -635,7 +688,10 @@ fn postgres_started_late_is_waited_for() {
     let _pg = handle.join().unwrap();
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert_eq!(stdout(&o), "ran\n");
-    assert!(took >= Duration::from_millis(1500), "did not wait: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "did not wait: {took:?}"
+    );
     let err = stderr(&o);
     assert!(err.contains("waiting for the metadata database"), "{err}");
     assert!(!err.contains("s3cr@t"), "password leaked: {err}");
@@ -649,7 +705,11 @@ fn postgres_wrong_password_is_a_clear_error_at_once() {
     let start = Instant::now();
     let o = out(&mut db_wait(tmp.path(), &url, "20", "3"));
     assert_eq!(o.status.code(), Some(77), "stderr: {}", stderr(&o));
-    assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(stdout(&o), "");
     let err = stderr(&o);
     assert!(err.contains("password"), "{err}");
@@ -677,17 +737,32 @@ fn db_url_from_a_cmd_variable_and_from_airflow_cfg() {
     let mut cmd = db_wait(tmp.path(), "unused", "5", "1");
     cmd.env_remove("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN").env(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
-        format!("printf '%s\\n' '{}'", pg.url_with("127.0.0.1", "Xyzzy-not-it")),
+        format!(
+            "printf '%s\\n' '{}'",
+            pg.url_with("127.0.0.1", "Xyzzy-not-it")
+        ),
     );
     let o = out(&mut cmd);
-    assert_eq!(o.status.code(), Some(77), "the _CMD URL was used: {}", stderr(&o));
-    assert!(stderr(&o).contains("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(77),
+        "the _CMD URL was used: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"),
+        "{}",
+        stderr(&o)
+    );
     // airflow.cfg [database] sql_alchemy_conn
     let home = tmp.path().join("airflow-home");
     fs::create_dir_all(&home).unwrap();
     fs::write(
         home.join("airflow.cfg"),
-        format!("[database]\nsql_alchemy_conn = {}\n", pg.url().replace('%', "%%")),
+        format!(
+            "[database]\nsql_alchemy_conn = {}\n",
+            pg.url().replace('%', "%%")
+        ),
     )
     .unwrap();
     let mut cmd = db_wait(tmp.path(), "unused", "5", "1");
@@ -817,5 +892,9 @@ fn broker_overrides_and_undeterminable_urls() {
         .env("AIRFLOW__CELERY__BROKER_URL", "sqla+sqlite:///x.db");
     let o = out(&mut cmd);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
-    assert!(stderr(&o).contains("could not be determined"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("could not be determined"),
+        "{}",
+        stderr(&o)
+    );
 }

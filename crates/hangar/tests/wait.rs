@@ -38,8 +38,17 @@ fn urls_of_every_kind_when_ready() {
     let rabbit = RabbitMq::start(RabbitMqOptions::default());
     let tcp = format!("tcp://127.0.0.1:{}", pg.port());
     let o = wait(
-        &[&pg.url(), &pg.socket_url(), &redis.url(), &rabbit.url(), &tcp],
-        &[("CONNECTION_CHECK_MAX_COUNT", "3"), ("CONNECTION_CHECK_SLEEP_TIME", "1")],
+        &[
+            &pg.url(),
+            &pg.socket_url(),
+            &redis.url(),
+            &rabbit.url(),
+            &tcp,
+        ],
+        &[
+            ("CONNECTION_CHECK_MAX_COUNT", "3"),
+            ("CONNECTION_CHECK_SLEEP_TIME", "1"),
+        ],
     );
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert!(o.stdout.is_empty(), "nothing on stdout");
@@ -81,7 +90,11 @@ fn broker_never_up_exhausts_with_exit_1_and_masked_password() {
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
     assert!(start.elapsed() >= Duration::from_millis(600));
     assert!(stderr(&o).contains(&port.to_string()), "{}", stderr(&o));
-    assert!(!stderr(&o).contains("Xyzzy"), "password leaked: {}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("Xyzzy"),
+        "password leaked: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -102,7 +115,11 @@ fn bad_input_and_disabled_budget() {
     assert!(!stderr(&o).contains("Xyzzy"), "{}", stderr(&o));
     let o = wait(&["db"], &[("CONNECTION_CHECK_SLEEP_TIME", "soon")]);
     assert_eq!(o.status.code(), Some(64), "stderr: {}", stderr(&o));
-    assert!(stderr(&o).contains("CONNECTION_CHECK_SLEEP_TIME"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("CONNECTION_CHECK_SLEEP_TIME"),
+        "{}",
+        stderr(&o)
+    );
     // 0 disables every wait: success at once even though nothing listens.
     let url = format!("tcp://127.0.0.1:{}", free_port());
     let o = wait(&[&url], &[("CONNECTION_CHECK_MAX_COUNT", "0")]);
