@@ -784,7 +784,7 @@ fn airflow_3_db_migrate_true_without_command_against_postgres() {
     let o = out(&mut cmd);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     // stdout holds airflow's own log lines only, nothing of hangar's.
-    assert!(!stdout(&o).contains("hangar"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("hangar:"), "{}", stdout(&o));
     let check = Command::new(v.python())
         .args([
             "-c",
@@ -894,6 +894,39 @@ fn broker_overrides_and_undeterminable_urls() {
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert!(
         stderr(&o).contains("could not be determined"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn secret_db_url_falls_back_to_airflow_db_check_with_retries() {
+    let v = venv3();
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = |path: OsString| {
+        let mut cmd = entrypoint(tmp.path(), &["bash", "-c", "echo ran"]);
+        cmd.env("PATH", path)
+            .env("HANGAR_WAIT_FOR_DB", "always")
+            .env(
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET",
+                "metadata_db_url",
+            )
+            .env("CONNECTION_CHECK_MAX_COUNT", "2")
+            .env("CONNECTION_CHECK_SLEEP_TIME", "0.1");
+        out(&mut cmd)
+    };
+    // Real Airflow resolves the (absent) secret, falls back to its sqlite default and
+    // `airflow db check` passes.
+    let o = secret(v.path_with_bin());
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+    assert!(stderr(&o).contains("airflow db check"), "{}", stderr(&o));
+    // Without Airflow every check fails: two attempts, then exit 1 with the last result.
+    let o = secret("/usr/bin:/bin".into());
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("maximum number of retries (2)"),
         "{}",
         stderr(&o)
     );
