@@ -641,3 +641,68 @@ fn not_pid1_forwards_term() {
     assert_eq!(status.code(), Some(7));
     assert!(marker.exists());
 }
+
+#[test]
+fn on_a_terminal_the_command_is_in_the_foreground_and_ctrl_c_reaches_it_once() {
+    // `script` runs hangar on a fresh pseudo-terminal as the session leader, like `docker run
+    // -it` does; a Ctrl-C typed on it must reach the command exactly once (from the terminal,
+    // not a second time through hangar).
+    let script_program = require_program("script", "bsdutils", &["/usr/bin"]);
+    require_program("ps", "procps", &["/usr/bin", "/bin"]);
+    let child = r#"
+        n=0
+        trap 'n=$((n + 1)); echo "int $n" >> "$0/ints"' INT
+        ps -o stat=,tty= -p $$ > "$0/ps"
+        : > "$0/ready"
+        i=0
+        while [ ! -e "$0/finish" ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i + 1)); done
+    "#;
+    for setsid in ["1", "0"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner = format!(
+            "exec {HANGAR} init -- sh -c '{}' {}",
+            child.replace('\'', r"'\''"),
+            dir.path().display()
+        );
+        let mut term = Command::new(&script_program)
+            .args(["-qec", &inner, "/dev/null"])
+            .env("DUMB_INIT_SETSID", setsid)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run script");
+        assert!(
+            wait_for_file(&dir.path().join("ready"), Duration::from_secs(20)),
+            "DUMB_INIT_SETSID={setsid}: the command never started"
+        );
+        let mut keyboard = term.stdin.take().expect("stdin");
+        std::io::Write::write_all(&mut keyboard, b"\x03").expect("type Ctrl-C");
+        wait_for_file(&dir.path().join("ints"), Duration::from_secs(10));
+        thread::sleep(Duration::from_millis(300));
+        fs::write(dir.path().join("finish"), "").expect("finish");
+        let start = Instant::now();
+        while term.try_wait().expect("try_wait").is_none() {
+            if start.elapsed() > LIMIT {
+                let _ = term.kill();
+                panic!("script did not exit");
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        drop(keyboard);
+
+        let ps = fs::read_to_string(dir.path().join("ps")).unwrap_or_default();
+        assert!(
+            ps.split_whitespace()
+                .next()
+                .is_some_and(|stat| stat.contains('+'))
+                && ps.contains("pts/"),
+            "DUMB_INIT_SETSID={setsid}: the command is not the terminal's foreground: {ps:?}"
+        );
+        let ints = fs::read_to_string(dir.path().join("ints")).unwrap_or_default();
+        assert_eq!(
+            ints, "int 1\n",
+            "DUMB_INIT_SETSID={setsid}: Ctrl-C must reach the command exactly once"
+        );
+    }
+}
