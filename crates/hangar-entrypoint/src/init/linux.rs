@@ -64,6 +64,14 @@ impl LinuxSys {
             what: "blocking signals",
             source,
         })?;
+        // A parent that ignored SIGCHLD would make the kernel reap hangar's children itself,
+        // hiding the command's exit status.
+        // SAFETY: installs the default disposition, no handler code involved.
+        unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) }
+            .map_err(|source| InitError::Signals {
+                what: "restoring the default SIGCHLD disposition",
+                source,
+            })?;
         let signals = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(|source| InitError::Signals {
                 what: "opening a signalfd",
@@ -255,15 +263,35 @@ impl Sys for LinuxSys {
     }
 }
 
+/// The kernel's `struct sigaction` for `rt_sigaction` (handler, flags, restorer, 64-bit mask on
+/// x86-64 and arm64). All zeroes is `SIG_DFL` with no flags and an empty mask.
+#[repr(C)]
+#[derive(Default)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
 /// Runs in the child between `fork` and `exec`. Only async-signal-safe calls, no allocation.
 fn prepare_child(setsid: bool, sigrtmax: i32) -> io::Result<()> {
     // SAFETY (whole function): plain system calls on integers and stack-local signal sets.
     unsafe {
-        // Default dispositions for everything (SIG_IGN survives exec; handlers do not exist in
-        // hangar, which only blocks). SIGKILL/SIGSTOP and glibc's internal signals refuse; fine.
+        // Default dispositions for everything: SIG_IGN survives exec (hangar itself installs no
+        // handlers, it only blocks). The raw system call also resets glibc's internal signals
+        // 32 and 33, which glibc's posix_spawn leaves ignored in children of threaded programs
+        // and which glibc's own sigaction refuses to touch.
+        let default = KernelSigaction::default();
         for signal in 1..=sigrtmax {
             if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::signal(signal, libc::SIG_DFL);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    &raw const default,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    std::mem::size_of::<u64>(),
+                );
             }
         }
         // Keep terminal-stop signals blocked while taking over the terminal: tcsetpgrp from a
