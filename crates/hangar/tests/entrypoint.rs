@@ -931,3 +931,46 @@ fn secret_db_url_falls_back_to_airflow_db_check_with_retries() {
         stderr(&o)
     );
 }
+
+#[test]
+fn as_pid_1_the_entrypoint_forwards_sigterm_to_the_command() {
+    let unshare = hangar_testkit::require_program("unshare", "util-linux", &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("got-term");
+    let ready = tmp.path().join("ready");
+    // The command reports who PID 1 is, then waits for SIGTERM, which hangar (PID 1 of the
+    // new pid namespace) must forward.
+    let script = format!(
+        "trap 'echo term > {m}; exit 7' TERM; cat /proc/1/comm > {r}; while :; do sleep 0.05; done",
+        m = marker.display(),
+        r = ready.display()
+    );
+    let mut cmd = Command::new(unshare);
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .arg(BIN)
+        .args(["entrypoint", "bash", "-c", &script])
+        .env_remove("HANGAR_WAIT_FOR_DB")
+        .env_remove("CONNECTION_CHECK_MAX_COUNT")
+        .stdin(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the command did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(fs::read_to_string(&ready).unwrap().trim(), "hangar");
+    // hangar is the child of unshare (which forked); signal it by its host pid.
+    let hangar_pid = children_matching(child.id(), "entrypoint")
+        .into_iter()
+        .next()
+        .expect("hangar runs under unshare");
+    nix_kill(hangar_pid, 15);
+    let status = child.wait().unwrap();
+    assert_eq!(fs::read_to_string(&marker).unwrap().trim(), "term");
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "the command's exit code is passed on"
+    );
+}
