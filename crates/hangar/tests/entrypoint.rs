@@ -974,3 +974,36 @@ fn as_pid_1_the_entrypoint_forwards_sigterm_to_the_command() {
         "the command's exit code is passed on"
     );
 }
+
+#[test]
+fn pip_additional_requirements_are_installed_before_the_command() {
+    // A throwaway venv (never the cached Airflow ones: this test installs into it).
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = tmp.path().join("venv");
+    let st = Command::new("/usr/bin/python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3 -m venv (apt-get install -y python3-venv)");
+    assert!(st.success());
+    let mut path = OsString::from(venv.join("bin"));
+    path.push(":/usr/bin:/bin");
+    let run = |reqs: &str| {
+        let mut cmd = entrypoint(
+            tmp.path(),
+            &["python", "-c", "import six; print('six', six.__version__)"],
+        );
+        cmd.env("PATH", &path)
+            .env("_PIP_ADDITIONAL_REQUIREMENTS", reqs);
+        out(&mut cmd)
+    };
+    let o = run("six==1.16.0");
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("six 1.16.0"));
+    assert!(stderr(&o).contains("NEVER use"), "{}", stderr(&o));
+    // A requirement pip cannot satisfy stops the entrypoint with pip's code; no command runs.
+    let o = run("hangar-test-no-such-package-0x5f3759df");
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert!(!stdout(&o).contains("six 1.16.0"));
+    assert!(stderr(&o).contains("pip install"), "{}", stderr(&o));
+}
