@@ -91,9 +91,11 @@ pub fn run(
         if !budget.is_disabled() {
             db::wait(sys, runner, &env, &mdb, &budget)?;
         }
-        if let Some(file) = sqlite {
+        // Creating (or resetting) the sqlite DB is for the components that use it, not for
+        // every command `HANGAR_WAIT_FOR_DB=always` makes wait.
+        if let Some(file) = sqlite.filter(|_| server) {
             migrated = db::prepare_sqlite(sys, runner, &env, &file)?;
-        } else if db::reset_requested(&env)? {
+        } else if server && db::reset_requested(&env)? {
             crate::warn(
                 "_AIRFLOW_DB_RESET=true is ignored: hangar resets only a sqlite metadata \
                  database; use `airflow db reset` yourself for a server database",
@@ -212,5 +214,25 @@ mod tests {
         let env = ChildEnv::from_pairs([("AIRFLOW_HOME", home), ("_AIRFLOW_DB_MIGRATE", "true")]);
         run(&args, env, &mut sys(), &mut r).unwrap();
         assert_eq!(r.argv(), ["airflow db migrate", "airflow scheduler"]);
+    }
+
+    #[test]
+    fn always_waits_but_creates_sqlite_only_for_server_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let env = || {
+            ChildEnv::from_pairs([
+                ("AIRFLOW_HOME", home),
+                ("HANGAR_WAIT_FOR_DB", "always"),
+                ("CONNECTION_CHECK_MAX_COUNT", "1"),
+            ])
+        };
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        let mut r = FakeRunner::default();
+        run(&args(&["bash", "-c", "true"]), env(), &mut sys(), &mut r).unwrap();
+        assert_eq!(r.argv(), ["/bin/bash -c true"]);
+        let mut r = FakeRunner::default();
+        run(&args(&["triggerer"]), env(), &mut sys(), &mut r).unwrap();
+        assert_eq!(r.argv(), ["airflow db migrate", "airflow triggerer"]);
     }
 }
