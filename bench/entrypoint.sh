@@ -70,11 +70,12 @@ hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/hf.json" \
 python3 - "$work/hf.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-b, n, h, u = (r[k]["mean"] * 1000 for k in ("baseline", "hangar-nowait", "hangar", "upstream"))
-print(f"baseline bash -c true      : {b:8.2f} ms")
-print(f"hangar entrypoint (no wait): {n:8.2f} ms   overhead {n - b:.2f} ms")
-print(f"hangar entrypoint (DB wait): {h:8.2f} ms   overhead {h - b:.2f} ms (goal <= 5 ms)")
-print(f"airflow db check + bash    : {u:8.2f} ms   hangar is {u / h:.0f}x faster (goal >= 100x)")
+def ms(k, f): return r[k][f] * 1000
+for f in ("mean", "median", "min"):
+    b, n, h, u = (ms(k, f) for k in ("baseline", "hangar-nowait", "hangar", "upstream"))
+    print(f"[{f}] bash -c true {b:.2f} ms | hangar, no wait {n:.2f} ms (+{n - b:.2f}) | "
+          f"hangar, DB wait {h:.2f} ms (+{h - b:.2f}; goal +5) | airflow db check + bash "
+          f"{u:.0f} ms ({u / h:.0f}x hangar; goal 100x)")
 PY
 stop_pg
 
