@@ -261,6 +261,7 @@ fn redis_open_server_and_started_late() {
     let r = Redis::prepare(RedisOptions {
         password: None,
         acl_users: vec![],
+        ..RedisOptions::default()
     });
     let url = r.url();
     let handle = r.start_after(Duration::from_millis(1000));
@@ -268,6 +269,31 @@ fn redis_open_server_and_started_late() {
     res.expect("started late");
     assert!(retries > 0);
     drop(handle.join().unwrap());
+}
+
+#[test]
+fn redis_loading_dataset_is_not_ready_then_ready() {
+    // 20k keys at 50 µs or more each: a few seconds of `-LOADING`.
+    let r = Redis::start(RedisOptions {
+        dataset_keys: 20_000,
+        key_load_delay_us: 50,
+        ..RedisOptions::default()
+    });
+    match probe_url(&r.url()) {
+        Err(ProbeError::NotReady(m)) => assert!(m.contains("LOADING"), "{m}"),
+        other => panic!("expected NotReady(LOADING), got {other:?}"),
+    }
+    let target = Target::from_url(&r.url()).unwrap();
+    let mut loading_seen = 0;
+    wait_for(&target, &budget(60, 1000), &mut |e| {
+        if let Event::Retrying { error, .. } = e {
+            if matches!(error, ProbeError::NotReady(m) if m.contains("LOADING")) {
+                loading_seen += 1;
+            }
+        }
+    })
+    .expect("ready once the dataset is loaded");
+    assert!(loading_seen > 0, "the wait must have seen -LOADING first");
 }
 
 #[test]

@@ -785,6 +785,14 @@ pub struct RedisOptions {
     pub password: Option<String>,
     /// ACL users `(name, password)` with all permissions. Default `[("celery", "celery-pw")]`.
     pub acl_users: Vec<(String, String)>,
+    /// Keys to store in an RDB file at prepare time (`DEBUG POPULATE`), loaded at every start.
+    /// Default 0 (no dataset).
+    pub dataset_keys: u32,
+    /// Delay per key while loading the dataset (`key-load-delay`, microseconds): the server
+    /// listens but answers `-LOADING` for at least `dataset_keys × key_load_delay_us` (the
+    /// delay is coarse: 20 000 keys at 50 µs load in a few seconds). With a delay,
+    /// [`Redis::run`] returns as soon as loading has begun. Default 0.
+    pub key_load_delay_us: u32,
 }
 
 impl Default for RedisOptions {
@@ -792,6 +800,8 @@ impl Default for RedisOptions {
         RedisOptions {
             password: Some(DEFAULT_PASSWORD.into()),
             acl_users: vec![("celery".into(), "celery-pw".into())],
+            dataset_keys: 0,
+            key_load_delay_us: 0,
         }
     }
 }
@@ -816,9 +826,29 @@ impl Redis {
         let port = free_port();
         let mut conf = format!(
             "port {port}\nbind 127.0.0.1 -::1\nsave \"\"\nappendonly no\ndaemonize no\n\
-             logfile \"\"\ndir {}\n",
+             logfile \"\"\ndir {}\ndbfilename dump.rdb\nenable-debug-command local\n",
             dir.path().display()
         );
+        if opts.dataset_keys > 0 {
+            // Make the RDB file with a throwaway server (no password, no delay).
+            fs::write(dir.path().join("seed.conf"), &conf).unwrap();
+            let mut cmd = Command::new(&bin);
+            cmd.arg(dir.path().join("seed.conf"));
+            let log = dir.path().join("seed.log");
+            let mut seed = Proc::spawn("Redis (dataset)", cmd, &log, Signal::SIGTERM);
+            seed.wait_for_log(0, "Ready to accept connections");
+            redis_command(port, &["DEBUG", "POPULATE", &opts.dataset_keys.to_string()]);
+            redis_command(port, &["SAVE"]);
+            seed.stop();
+        }
+        if opts.key_load_delay_us > 0 {
+            // Answer clients (with -LOADING) while loading, not only every 2 MB of RDB.
+            let _ = writeln!(
+                conf,
+                "key-load-delay {}\nloading-process-events-interval-bytes 1024",
+                opts.key_load_delay_us
+            );
+        }
         if let Some(pw) = &opts.password {
             let _ = writeln!(conf, "requirepass {}", redis_quote(pw));
         }
@@ -850,7 +880,12 @@ impl Redis {
         let log = self.log_path();
         let from = log_len(&log);
         let mut proc = Proc::spawn("Redis", cmd, &log, Signal::SIGTERM);
-        proc.wait_for_log(from, "Ready to accept connections");
+        let needle = if self.opts.dataset_keys > 0 && self.opts.key_load_delay_us > 0 {
+            "Loading RDB produced"
+        } else {
+            "Ready to accept connections"
+        };
+        proc.wait_for_log(from, needle);
         self.proc = Some(proc);
     }
 
@@ -913,6 +948,20 @@ impl Redis {
             self.port
         )
     }
+}
+
+/// Sends one command to an open Redis on 127.0.0.1:`port` and panics unless it succeeds.
+fn redis_command(port: u16, args: &[&str]) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to Redis");
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        let _ = write!(req, "${}\r\n{a}\r\n", a.len());
+    }
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    assert!(line.starts_with('+'), "Redis {args:?} failed: {line}");
 }
 
 fn redis_quote(s: &str) -> String {
