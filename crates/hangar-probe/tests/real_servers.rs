@@ -261,7 +261,6 @@ fn redis_open_server_and_started_late() {
     let r = Redis::prepare(RedisOptions {
         password: None,
         acl_users: vec![],
-        ..RedisOptions::default()
     });
     let url = r.url();
     let handle = r.start_after(Duration::from_millis(1000));
@@ -274,11 +273,9 @@ fn redis_open_server_and_started_late() {
 #[test]
 fn redis_loading_dataset_is_not_ready_then_ready() {
     // 20k keys at 50 µs or more each: a few seconds of `-LOADING`.
-    let r = Redis::start(RedisOptions {
-        dataset_keys: 20_000,
-        key_load_delay_us: 50,
-        ..RedisOptions::default()
-    });
+    let mut r = Redis::prepare(RedisOptions::default());
+    r.seed_slow_dataset(20_000, 50);
+    r.run();
     match probe_url(&r.url()) {
         Err(ProbeError::NotReady(m)) => assert!(m.contains("LOADING"), "{m}"),
         other => panic!("expected NotReady(LOADING), got {other:?}"),

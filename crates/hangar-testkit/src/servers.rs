@@ -785,14 +785,6 @@ pub struct RedisOptions {
     pub password: Option<String>,
     /// ACL users `(name, password)` with all permissions. Default `[("celery", "celery-pw")]`.
     pub acl_users: Vec<(String, String)>,
-    /// Keys to store in an RDB file at prepare time (`DEBUG POPULATE`), loaded at every start.
-    /// Default 0 (no dataset).
-    pub dataset_keys: u32,
-    /// Delay per key while loading the dataset (`key-load-delay`, microseconds): the server
-    /// listens but answers `-LOADING` for at least `dataset_keys × key_load_delay_us` (the
-    /// delay is coarse: 20 000 keys at 50 µs load in a few seconds). With a delay,
-    /// [`Redis::run`] returns as soon as loading has begun. Default 0.
-    pub key_load_delay_us: u32,
 }
 
 impl Default for RedisOptions {
@@ -800,8 +792,6 @@ impl Default for RedisOptions {
         RedisOptions {
             password: Some(DEFAULT_PASSWORD.into()),
             acl_users: vec![("celery".into(), "celery-pw".into())],
-            dataset_keys: 0,
-            key_load_delay_us: 0,
         }
     }
 }
@@ -813,6 +803,7 @@ pub struct Redis {
     dir: TempDir,
     bin: PathBuf,
     proc: Option<Proc>,
+    slow_loading: bool,
 }
 
 impl Redis {
@@ -829,26 +820,6 @@ impl Redis {
              logfile \"\"\ndir {}\ndbfilename dump.rdb\nenable-debug-command local\n",
             dir.path().display()
         );
-        if opts.dataset_keys > 0 {
-            // Make the RDB file with a throwaway server (no password, no delay).
-            fs::write(dir.path().join("seed.conf"), &conf).unwrap();
-            let mut cmd = Command::new(&bin);
-            cmd.arg(dir.path().join("seed.conf"));
-            let log = dir.path().join("seed.log");
-            let mut seed = Proc::spawn("Redis (dataset)", cmd, &log, Signal::SIGTERM);
-            seed.wait_for_log(0, "Ready to accept connections");
-            redis_command(port, &["DEBUG", "POPULATE", &opts.dataset_keys.to_string()]);
-            redis_command(port, &["SAVE"]);
-            seed.stop();
-        }
-        if opts.key_load_delay_us > 0 {
-            // Answer clients (with -LOADING) while loading, not only every 2 MB of RDB.
-            let _ = writeln!(
-                conf,
-                "key-load-delay {}\nloading-process-events-interval-bytes 1024",
-                opts.key_load_delay_us
-            );
-        }
         if let Some(pw) = &opts.password {
             let _ = writeln!(conf, "requirepass {}", redis_quote(pw));
         }
@@ -862,7 +833,40 @@ impl Redis {
             dir,
             bin,
             proc: None,
+            slow_loading: false,
         }
+    }
+
+    /// Gives a prepared (not running) server a dataset of `keys` keys (`DEBUG POPULATE`, saved
+    /// to its RDB file by a throwaway server) that every later start loads with
+    /// `key-load-delay` = `key_load_delay_us`: the server listens but answers `-LOADING` for
+    /// a while (the delay is coarse: 20 000 keys at 50 µs take a few seconds).
+    /// [`Redis::run`] then returns as soon as loading has begun.
+    pub fn seed_slow_dataset(&mut self, keys: u32, key_load_delay_us: u32) {
+        assert!(self.proc.is_none(), "stop Redis before seeding a dataset");
+        let d = self.dir.path();
+        let base = format!(
+            "port {}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndaemonize no\nlogfile \"\"\n\
+             dir {}\ndbfilename dump.rdb\nenable-debug-command local\n",
+            self.port,
+            d.display()
+        );
+        fs::write(d.join("seed.conf"), base).unwrap();
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg(d.join("seed.conf"));
+        let mut seed = Proc::spawn("Redis (dataset)", cmd, &d.join("seed.log"), Signal::SIGTERM);
+        seed.wait_for_log(0, "Ready to accept connections");
+        redis_command(self.port, &["DEBUG", "POPULATE", &keys.to_string()]);
+        redis_command(self.port, &["SAVE"]);
+        seed.stop();
+        // Answer clients (with -LOADING) while loading, not only every 2 MB of RDB.
+        let mut conf = fs::read_to_string(d.join("redis.conf")).unwrap();
+        let _ = writeln!(
+            conf,
+            "key-load-delay {key_load_delay_us}\nloading-process-events-interval-bytes 1024"
+        );
+        fs::write(d.join("redis.conf"), conf).unwrap();
+        self.slow_loading = key_load_delay_us > 0;
     }
 
     /// Prepares and runs a server.
@@ -880,7 +884,7 @@ impl Redis {
         let log = self.log_path();
         let from = log_len(&log);
         let mut proc = Proc::spawn("Redis", cmd, &log, Signal::SIGTERM);
-        let needle = if self.opts.dataset_keys > 0 && self.opts.key_load_delay_us > 0 {
+        let needle = if self.slow_loading {
             "Loading RDB produced"
         } else {
             "Ready to accept connections"
