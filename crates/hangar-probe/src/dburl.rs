@@ -197,10 +197,11 @@ pub(crate) fn parse_qsl(qs: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Python's `str.isspace` (used by `int()` to strip): Unicode white space plus the
-/// information separators U+001C..U+001F.
+/// The blanks Python's `int()` strips: ASCII ` \t\n\v\f\r` and non-ASCII Unicode white
+/// space (not U+001C..U+001F, which `str.isspace` accepts but `int()` does not). That is
+/// exactly Unicode's White_Space property.
 fn is_py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+    c.is_whitespace()
 }
 
 /// Python's `int(text)` for base 10, limited to ASCII digits. `None` when Python would raise
@@ -426,6 +427,8 @@ mod tests {
         assert_eq!(py_int(""), None);
         assert_eq!(py_int("abc"), None);
         assert_eq!(py_int("5 4"), None);
+        assert_eq!(py_int("32\u{1c}"), None);
+        assert_eq!(py_int("32\u{a0}\u{3000}\u{85}\u{b}"), Some(32));
     }
 
     #[test]

@@ -115,8 +115,9 @@ pub enum Target {
         /// Password (`requirepass` or the ACL user's).
         password: Option<Secret>,
     },
-    /// AMQP 0-9-1 broker (RabbitMQ): protocol header → `Connection.Start`. With `tls` (amqps)
-    /// only a TCP connect.
+    /// AMQP 0-9-1 broker (RabbitMQ): protocol header → `Connection.Start`; with credentials
+    /// the probe logs in (PLAIN), opens the virtual host and closes the connection politely.
+    /// With `tls` (amqps) only a TCP connect.
     Amqp {
         /// Host name or IP literal.
         host: String,
@@ -124,6 +125,12 @@ pub enum Target {
         port: u16,
         /// `amqps://`: the probe only checks the TCP connection.
         tls: bool,
+        /// User name from the URL; without one the probe stops at `Connection.Start`.
+        username: Option<String>,
+        /// Password from the URL.
+        password: Option<Secret>,
+        /// Virtual host: the URL path without its first `/`, percent-decoded; `/` when empty.
+        vhost: String,
     },
     /// A TCP port that must accept connections (mssql, unknown broker schemes, `tcp://`).
     Tcp {
@@ -416,6 +423,9 @@ impl Target {
                 host,
                 port,
                 tls: backend == "amqps",
+                username,
+                password,
+                vhost: parts.vhost(),
             },
             _ => Target::Tcp { host, port },
         }))
@@ -502,8 +512,18 @@ impl Target {
                 }
                 s
             }
-            Target::Amqp { host, port, tls } => {
+            Target::Amqp {
+                host,
+                port,
+                tls,
+                username,
+                vhost,
+                ..
+            } => {
                 let mut s = format!("AMQP broker at {}", host_port(host, *port));
+                if let Some(u) = username {
+                    s.push_str(&format!(" as user {u}, virtual host {vhost}"));
+                }
                 if *tls {
                     s.push_str(" (TLS: TCP connect check only)");
                 }
@@ -532,11 +552,20 @@ struct SplitUrl {
     password: Option<String>,
     hostname: Option<String>,
     port: Option<u16>,
+    /// The path (from the first `/` after the netloc to `?` or `#`), still encoded.
+    path: String,
     #[allow(dead_code)]
     query: Vec<(String, String)>,
 }
 
 impl SplitUrl {
+    /// kombu's virtual host: the path without its first `/`, decoded, `/` when empty.
+    fn vhost(&self) -> String {
+        let p = self.path.strip_prefix('/').unwrap_or(&self.path);
+        let v = unquote(p);
+        if v.is_empty() { "/".to_owned() } else { v }
+    }
+
     fn parse(url: &str) -> Result<SplitUrl, TargetError> {
         let invalid = |reason: &str| TargetError::Invalid {
             url: redact(url),
@@ -566,6 +595,7 @@ impl SplitUrl {
         let end = after.find(['/', '?', '#']).unwrap_or(after.len());
         let netloc = &after[..end];
         let tail = &after[end..];
+        out.path = tail.split(['?', '#']).next().unwrap_or("").to_owned();
         if let Some(q) = tail
             .split('#')
             .next()
@@ -709,7 +739,10 @@ mod tests {
             Some(Target::Amqp {
                 host: "rabbitmq".into(),
                 port: 5672,
-                tls: false
+                tls: false,
+                username: Some("guest".into()),
+                password: Some(Secret::new("guest")),
+                vhost: "/".into(),
             })
         );
         assert_eq!(
@@ -761,6 +794,19 @@ mod tests {
         let err = Target::for_broker("redis://:secret@h", &bad).unwrap_err();
         assert!(err.to_string().contains("DB_PORT"), "{err}");
         assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn amqp_virtual_hosts() {
+        let vhost = |u: &str| match Target::from_url(u).unwrap() {
+            Target::Amqp { vhost, .. } => vhost,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(vhost("amqp://u:p@h//"), "/");
+        assert_eq!(vhost("amqp://u:p@h/"), "/");
+        assert_eq!(vhost("amqp://u:p@h"), "/");
+        assert_eq!(vhost("amqp://u:p@h/prod"), "prod");
+        assert_eq!(vhost("amqp://u:p@h/%2Fprod?x=1"), "/prod");
     }
 
     #[test]

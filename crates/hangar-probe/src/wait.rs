@@ -134,19 +134,26 @@ pub enum WaitError {
 /// First pause between attempts; doubled after each failure.
 const FIRST_DELAY: Duration = Duration::from_millis(10);
 /// Longest pause after "connection refused" and the like: cheap for everyone, so the wait
-/// proceeds within about 100 ms of the server starting to listen.
-const UNREACHABLE_CAP: Duration = Duration::from_millis(100);
-/// Longest pause after a server answered "not ready" (each such attempt may be logged by the
-/// server, so poll less eagerly).
+/// proceeds within about 50 ms of the server starting to listen.
+const UNREACHABLE_CAP: Duration = Duration::from_millis(50);
+/// Longest pause after "not ready" answers during the first [`NOT_READY_PATIENCE`].
+const NOT_READY_EARLY_CAP: Duration = Duration::from_millis(100);
+/// Longest pause after a server answered "not ready" once it has done so for
+/// [`NOT_READY_PATIENCE`]: each such attempt may be logged by the server (PostgreSQL logs a
+/// FATAL line per refused connection during recovery), so long recoveries are polled gently.
 const NOT_READY_CAP: Duration = Duration::from_millis(500);
+/// How long "not ready" answers are still polled every 100 ms (start-up windows are short).
+const NOT_READY_PATIENCE: Duration = Duration::from_secs(10);
 /// Shortest time one attempt may take before it is abandoned.
 const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 
 /// Probes `target` until it is ready, the budget's total time is spent
 /// ([`WaitError::Exhausted`]) or the server rejects the probe ([`WaitError::Rejected`]).
 ///
-/// Pauses start at 10 ms and double, capped at `budget.sleep` and at 100 ms while nothing
-/// listens (500 ms while the server answers "not ready"). At least one attempt is made. Each
+/// Pauses start at 10 ms and double, capped at `budget.sleep` and at 50 ms while nothing
+/// listens, 100 ms while the server answers "not ready" (500 ms once it has done so for more
+/// than 10 s in a row), so the wait proceeds within about 50–100 ms of the server becoming
+/// ready. At least one attempt is made. Each
 /// attempt may take at most `max(sleep, 2 s)`, and no longer than what remains of the budget
 /// (but at least 200 ms). A disabled budget (`max_count` 0) returns `Ok` without probing.
 pub fn wait_for(
@@ -162,6 +169,7 @@ pub fn wait_for(
     let per_attempt = budget.sleep.max(MIN_ATTEMPT);
     let mut delay = FIRST_DELAY;
     let mut attempts = 0u32;
+    let mut not_ready_since: Option<Instant> = None;
     loop {
         let remaining = total.saturating_sub(start.elapsed());
         let timeout = per_attempt.min(remaining.max(Duration::from_millis(200)));
@@ -191,8 +199,18 @@ pub fn wait_for(
             error: &err,
         });
         let cap = match err {
-            ProbeError::NotReady(_) => NOT_READY_CAP,
-            _ => UNREACHABLE_CAP,
+            ProbeError::NotReady(_) => {
+                let since = *not_ready_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > NOT_READY_PATIENCE {
+                    NOT_READY_CAP
+                } else {
+                    NOT_READY_EARLY_CAP
+                }
+            }
+            _ => {
+                not_ready_since = None;
+                UNREACHABLE_CAP
+            }
         };
         let pause = delay.min(cap).min(budget.sleep).min(total - elapsed);
         std::thread::sleep(pause);

@@ -39,7 +39,7 @@ fn probe_url(url: &str) -> Result<(), ProbeError> {
 /// no rendering of the error contains a password.
 fn assert_rejected(url: &str, needle: &str, secrets: &[&str]) {
     let (res, retries) = wait_url(url, budget(20, 1000));
-    let err = res.expect_err("a rejected probe must fail the wait");
+    let err = res.expect_err(&format!("a rejected probe must fail the wait: {url}"));
     assert!(matches!(err, WaitError::Rejected(_)), "{err:?}");
     assert_eq!(retries, 0, "a rejection must end the wait at once: {err}");
     let shown = format!("{err} {err:?}");
@@ -271,6 +271,29 @@ fn redis_open_server_and_started_late() {
 }
 
 #[test]
+fn redis_loading_dataset_is_not_ready_then_ready() {
+    // 20k keys at 50 µs or more each: a few seconds of `-LOADING`.
+    let mut r = Redis::prepare(RedisOptions::default());
+    r.seed_slow_dataset(20_000, 50);
+    r.run();
+    match probe_url(&r.url()) {
+        Err(ProbeError::NotReady(m)) => assert!(m.contains("LOADING"), "{m}"),
+        other => panic!("expected NotReady(LOADING), got {other:?}"),
+    }
+    let target = Target::from_url(&r.url()).unwrap();
+    let mut loading_seen = 0;
+    wait_for(&target, &budget(60, 1000), &mut |e| {
+        if let Event::Retrying { error, .. } = e {
+            if matches!(error, ProbeError::NotReady(m) if m.contains("LOADING")) {
+                loading_seen += 1;
+            }
+        }
+    })
+    .expect("ready once the dataset is loaded");
+    assert!(loading_seen > 0, "the wait must have seen -LOADING first");
+}
+
+#[test]
 fn redis_never_up_exhausts_budget() {
     assert_exhausted(&format!(
         "redis://:{}@127.0.0.1:{}/0",
@@ -282,7 +305,7 @@ fn redis_never_up_exhausts_budget() {
 // --- RabbitMQ -------------------------------------------------------------------------------
 
 #[test]
-fn rabbitmq_started_late_then_ready() {
+fn rabbitmq_started_late_login_and_rejections() {
     let rmq = RabbitMq::prepare(RabbitMqOptions::default());
     let url = rmq.url();
     let handle = rmq.start_after(Duration::from_millis(1000));
@@ -290,10 +313,40 @@ fn rabbitmq_started_late_then_ready() {
     res.expect("RabbitMQ started late");
     assert!(retries > 0);
     let rmq = handle.join().unwrap();
-    probe_url(&rmq.url()).expect("ready");
-    probe_url(&format!("pyamqp://127.0.0.1:{}//", rmq.port())).expect("pyamqp scheme");
+    let port = rmq.port();
+    let before = std::fs::read_to_string(rmq.log_path()).unwrap().len();
+    probe_url(&rmq.url()).expect("login, open vhost /, close");
+    probe_url(&format!("pyamqp://127.0.0.1:{port}//")).expect("no credentials: Connection.Start");
+    assert_rejected(
+        &format!("amqp://airflow:{}@127.0.0.1:{port}//", encode(WRONG)),
+        "ACCESS_REFUSED",
+        &[WRONG, DEFAULT_PASSWORD],
+    );
+    assert_rejected(
+        &format!(
+            "amqp://airflow:{}@127.0.0.1:{port}/nosuchvhost",
+            encode(DEFAULT_PASSWORD)
+        ),
+        "nosuchvhost",
+        &[DEFAULT_PASSWORD],
+    );
+    // The logged-in probe closed its connection politely.
+    let log = std::fs::read_to_string(rmq.log_path()).unwrap();
+    let after = &log[before..];
+    assert!(
+        after.contains("authenticated and granted access"),
+        "{after}"
+    );
+    // Only the probe without credentials (which stops at Connection.Start) hangs up.
+    assert_eq!(
+        after
+            .matches("client unexpectedly closed TCP connection")
+            .count(),
+        1,
+        "{after}"
+    );
     // A Redis probe against RabbitMQ is rejected as another protocol.
-    let redis = format!("redis://127.0.0.1:{}/0", rmq.port());
+    let redis = format!("redis://127.0.0.1:{port}/0");
     assert_rejected(&redis, "protocol mismatch", &[]);
 }
 

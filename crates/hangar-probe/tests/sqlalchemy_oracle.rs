@@ -208,6 +208,7 @@ fn url_like() -> impl Strategy<Value = String> {
             1 => Just("\u{b}".to_owned()),
             1 => Just("\u{1c}".to_owned()),
             1 => Just("\u{a0}".to_owned()),
+            1 => Just("\u{200b}".to_owned()),
             1 => Just("\n".to_owned()),
             1 => Just("é".to_owned()),
             1 => Just("_".to_owned()),
@@ -228,10 +229,12 @@ fn url_like() -> impl Strategy<Value = String> {
 #[test]
 fn parser_matches_sqlalchemy() {
     let mut inputs: Vec<String> = TABLE.iter().map(|s| (*s).to_owned()).collect();
-    let mut runner = TestRunner::new(Config {
-        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        ..Config::default()
-    });
+    // A fixed seed keeps CI reproducible; HANGAR_ORACLE_RANDOM=1 explores new inputs.
+    let mut runner = if std::env::var_os("HANGAR_ORACLE_RANDOM").is_some() {
+        TestRunner::new(Config::default())
+    } else {
+        TestRunner::deterministic()
+    };
     let strategy = url_like();
     for _ in 0..4000 {
         inputs.push(strategy.new_tree(&mut runner).unwrap().current());
