@@ -115,6 +115,9 @@ impl Outcome {
     }
 }
 
+/// How often a running command's end is checked for even without a SIGCHLD (as tini does).
+const RECHECK: Duration = Duration::from_secs(1);
+
 /// The init: runs commands one after another as children, forwards signals, reaps zombies.
 pub struct Supervisor {
     sys: Box<dyn Sys>,
@@ -221,7 +224,7 @@ impl Supervisor {
         let mut output = Vec::new();
         let mut output_open = capture;
         let status = loop {
-            match self.next_event(&program, None)? {
+            match self.next_event(&program, Some(RECHECK))? {
                 Event::Signal(libc::SIGCHLD) => {
                     if let Some(status) = self.reap_all(&program, Some(pid))? {
                         break status;
@@ -235,7 +238,13 @@ impl Supervisor {
                 }
                 Event::Output(bytes) => output.extend_from_slice(&bytes),
                 Event::OutputClosed => output_open = false,
-                Event::Timeout => {}
+                // A SIGCHLD can be lost (another thread of the process consumed it, or the
+                // caller ignored SIGCHLD once): look for the command's end anyway.
+                Event::Timeout => {
+                    if let Some(status) = self.reap_all(&program, Some(pid))? {
+                        break status;
+                    }
+                }
             }
         };
 
