@@ -706,3 +706,37 @@ fn on_a_terminal_the_command_is_in_the_foreground_and_ctrl_c_reaches_it_once() {
         );
     }
 }
+
+#[test]
+fn with_setsid_the_leftovers_of_the_command_get_sigterm() {
+    // As in dumb-init: when the command ends, whatever is left of its process group is asked to
+    // stop; without setsid the leftovers are left alone (Celery's pool finishes its tasks).
+    let leftover = r#"
+        sh -c 'trap "echo term > \"$0/leftover\"; exit 0" TERM; : > "$0/armed"; i=0; while [ $i -lt 150 ]; do sleep 0.02; i=$((i + 1)); done' "$0" &
+        while [ ! -e "$0/armed" ]; do sleep 0.01; done
+        exit 0
+    "#;
+    for (setsid, expect_term) in [("1", true), ("0", false)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let output = Command::new(HANGAR)
+            .args([
+                "init",
+                "--",
+                "sh",
+                "-c",
+                leftover,
+                dir.path().to_str().unwrap(),
+            ])
+            .env("DUMB_INIT_SETSID", setsid)
+            .output_within();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let marker = dir.path().join("leftover");
+        let got = if expect_term {
+            wait_for_file(&marker, Duration::from_secs(30))
+        } else {
+            thread::sleep(Duration::from_millis(300));
+            marker.exists()
+        };
+        assert_eq!(got, expect_term, "DUMB_INIT_SETSID={setsid}");
+    }
+}

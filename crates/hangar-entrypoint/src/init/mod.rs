@@ -20,6 +20,9 @@
 //! - **Zombies.** On every `SIGCHLD` all terminated children are reaped with
 //!   `waitpid(-1, WNOHANG)` until none is left, including orphans the kernel reparents to hangar:
 //!   as PID 1 that is automatic; otherwise [`Supervisor::new`] makes hangar a child subreaper.
+//!   While a command runs, its end is also checked for once a second, so a lost `SIGCHLD`
+//!   delays the return by at most that. A parent's `SIG_IGN` for `SIGCHLD` is undone (it
+//!   would let the kernel discard the exit status).
 //! - **Exit.** [`Outcome::code`] is the command's exit code, `128 + n` when signal `n` killed it,
 //!   127 when the program does not exist and 126 when it cannot be executed. When the command
 //!   ends in setsid mode, whatever is left of its process group gets a `SIGTERM`, as dumb-init
