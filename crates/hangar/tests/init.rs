@@ -143,7 +143,7 @@ impl Namespace {
     fn pid1(&self) -> u32 {
         let parent = self.child.id();
         wait_until(
-            Duration::from_secs(10),
+            Duration::from_secs(30),
             "hangar to start under unshare",
             || children_of(parent).into_iter().next(),
         )
@@ -258,7 +258,7 @@ fn forward_case(setsid: bool, signal: &str) -> Option<String> {
     ]);
     command.env("DUMB_INIT_SETSID", if setsid { "1" } else { "0" });
     let ns = Namespace::spawn(command);
-    if !wait_for_file(&dir.path().join("ready"), Duration::from_secs(20)) {
+    if !wait_for_file(&dir.path().join("ready"), Duration::from_secs(60)) {
         return Some(format!("SIG{signal}: the catcher never became ready"));
     }
     let pid1 = ns.pid1();
@@ -266,11 +266,11 @@ fn forward_case(setsid: bool, signal: &str) -> Option<String> {
 
     let child_got = wait_for_file(
         &dir.path().join(format!("child.{signal}")),
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     );
     let grandchild_marker = dir.path().join(format!("grandchild.{signal}"));
     let grandchild_got = if setsid {
-        wait_for_file(&grandchild_marker, Duration::from_secs(10))
+        wait_for_file(&grandchild_marker, Duration::from_secs(30))
     } else {
         // Give a wrongly group-directed signal time to arrive before concluding it did not.
         thread::sleep(Duration::from_millis(300));
@@ -374,7 +374,7 @@ fn pid1_term_ends_a_command_that_does_not_catch_it_with_143() {
         let ns = Namespace::spawn(command);
         let pid1 = ns.pid1();
         // Wait until hangar's child runs `sleep` before signalling.
-        wait_until(Duration::from_secs(10), "sleep to start", || {
+        wait_until(Duration::from_secs(30), "sleep to start", || {
             children_of(pid1).into_iter().find(|pid| {
                 fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
             })
@@ -624,7 +624,7 @@ fn not_pid1_forwards_term() {
         .expect("run hangar");
     assert!(wait_for_file(
         &dir.path().join("got-term.ready"),
-        Duration::from_secs(10)
+        Duration::from_secs(30)
     ));
     send(child.id(), "TERM");
     let start = Instant::now();
@@ -673,12 +673,12 @@ fn on_a_terminal_the_command_is_in_the_foreground_and_ctrl_c_reaches_it_once() {
             .spawn()
             .expect("run script");
         assert!(
-            wait_for_file(&dir.path().join("ready"), Duration::from_secs(20)),
+            wait_for_file(&dir.path().join("ready"), Duration::from_secs(60)),
             "DUMB_INIT_SETSID={setsid}: the command never started"
         );
         let mut keyboard = term.stdin.take().expect("stdin");
         std::io::Write::write_all(&mut keyboard, b"\x03").expect("type Ctrl-C");
-        wait_for_file(&dir.path().join("ints"), Duration::from_secs(10));
+        wait_for_file(&dir.path().join("ints"), Duration::from_secs(30));
         thread::sleep(Duration::from_millis(300));
         fs::write(dir.path().join("finish"), "").expect("finish");
         let start = Instant::now();
@@ -704,5 +704,39 @@ fn on_a_terminal_the_command_is_in_the_foreground_and_ctrl_c_reaches_it_once() {
             ints, "int 1\n",
             "DUMB_INIT_SETSID={setsid}: Ctrl-C must reach the command exactly once"
         );
+    }
+}
+
+#[test]
+fn with_setsid_the_leftovers_of_the_command_get_sigterm() {
+    // As in dumb-init: when the command ends, whatever is left of its process group is asked to
+    // stop; without setsid the leftovers are left alone (Celery's pool finishes its tasks).
+    let leftover = r#"
+        sh -c 'trap "echo term > \"$0/leftover\"; exit 0" TERM; : > "$0/armed"; i=0; while [ $i -lt 150 ]; do sleep 0.02; i=$((i + 1)); done' "$0" &
+        while [ ! -e "$0/armed" ]; do sleep 0.01; done
+        exit 0
+    "#;
+    for (setsid, expect_term) in [("1", true), ("0", false)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let output = Command::new(HANGAR)
+            .args([
+                "init",
+                "--",
+                "sh",
+                "-c",
+                leftover,
+                dir.path().to_str().unwrap(),
+            ])
+            .env("DUMB_INIT_SETSID", setsid)
+            .output_within();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let marker = dir.path().join("leftover");
+        let got = if expect_term {
+            wait_for_file(&marker, Duration::from_secs(30))
+        } else {
+            thread::sleep(Duration::from_millis(300));
+            marker.exists()
+        };
+        assert_eq!(got, expect_term, "DUMB_INIT_SETSID={setsid}");
     }
 }

@@ -164,6 +164,8 @@ impl LinuxSys {
 
 impl Sys for LinuxSys {
     fn spawn(&mut self, spec: &ChildSpec, setsid: bool, capture: bool) -> io::Result<i32> {
+        // Output of an earlier command, still held open by its leftovers, is no one's anymore.
+        self.capture = None;
         let mut command = Command::new(&spec.program);
         command
             .args(&spec.args)

@@ -20,6 +20,9 @@
 //! - **Zombies.** On every `SIGCHLD` all terminated children are reaped with
 //!   `waitpid(-1, WNOHANG)` until none is left, including orphans the kernel reparents to hangar:
 //!   as PID 1 that is automatic; otherwise [`Supervisor::new`] makes hangar a child subreaper.
+//!   While a command runs, its end is also checked for once a second, so a lost `SIGCHLD`
+//!   delays the return by at most that. A parent's `SIG_IGN` for `SIGCHLD` is undone (it
+//!   would let the kernel discard the exit status).
 //! - **Exit.** [`Outcome::code`] is the command's exit code, `128 + n` when signal `n` killed it,
 //!   127 when the program does not exist and 126 when it cannot be executed. When the command
 //!   ends in setsid mode, whatever is left of its process group gets a `SIGTERM`, as dumb-init
@@ -114,6 +117,9 @@ impl Outcome {
         }
     }
 }
+
+/// How often a running command's end is checked for even without a SIGCHLD (as tini does).
+const RECHECK: Duration = Duration::from_secs(1);
 
 /// The init: runs commands one after another as children, forwards signals, reaps zombies.
 pub struct Supervisor {
@@ -221,7 +227,7 @@ impl Supervisor {
         let mut output = Vec::new();
         let mut output_open = capture;
         let status = loop {
-            match self.next_event(&program, None)? {
+            match self.next_event(&program, Some(RECHECK))? {
                 Event::Signal(libc::SIGCHLD) => {
                     if let Some(status) = self.reap_all(&program, Some(pid))? {
                         break status;
@@ -235,7 +241,13 @@ impl Supervisor {
                 }
                 Event::Output(bytes) => output.extend_from_slice(&bytes),
                 Event::OutputClosed => output_open = false,
-                Event::Timeout => {}
+                // A SIGCHLD can be lost (another thread of the process consumed it, or the
+                // caller ignored SIGCHLD once): look for the command's end anyway.
+                Event::Timeout => {
+                    if let Some(status) = self.reap_all(&program, Some(pid))? {
+                        break status;
+                    }
+                }
             }
         };
 

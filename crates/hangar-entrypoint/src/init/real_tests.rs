@@ -69,6 +69,16 @@ fn capture_does_not_wait_for_processes_holding_stdout() {
         elapsed < Duration::from_secs(15),
         "run_capture waited for the background process ({elapsed:?})"
     );
+
+    // A leftover writing late must not leak into the next capture.
+    let late = format!(
+        "(sleep 0.3; echo late) & echo $! > '{}'; exit 0",
+        pid_file.display()
+    );
+    let (_, out) = sup.run_capture(&sh(&late)).unwrap();
+    assert_eq!(out, b"");
+    let (_, out) = sup.run_capture(&sh("sleep 0.6; echo second")).unwrap();
+    assert_eq!(out, b"second\n", "output of the earlier command leaked");
 }
 
 fn child_gets_exactly_the_given_environment() {

@@ -18,6 +18,8 @@ struct State {
     reaps: VecDeque<Option<(i32, ChildStatus)>>,
     /// Errors `kill` returns for a target pid, once each.
     kill_errors: Vec<(i32, Errno)>,
+    /// Timeouts returned in a row (a supervisor stuck in a loop fails the test).
+    idle_timeouts: u32,
     /// The error `spawn` returns, if any.
     spawn_error: Option<i32>,
     spawned: Vec<(OsString, bool, bool)>,
@@ -57,8 +59,18 @@ impl Sys for FakeSys {
             _ => None,
         };
         match next {
-            Some(event) => Ok(event),
-            None if timeout.is_some() => Ok(Event::Timeout),
+            Some(event) => {
+                state.idle_timeouts = 0;
+                Ok(event)
+            }
+            None if timeout.is_some() => {
+                state.idle_timeouts += 1;
+                assert!(
+                    state.idle_timeouts < 1000,
+                    "the supervisor keeps waiting: the script has no more events"
+                );
+                Ok(Event::Timeout)
+            }
             None => panic!("the supervisor waited forever: the script has no more events"),
         }
     }
@@ -377,4 +389,28 @@ fn dumb_init_setsid_values() {
 fn signal_names() {
     assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
     assert_eq!(signal_name(libc::SIGRTMIN() + 2), "SIGRTMIN+2");
+}
+
+#[test]
+fn the_command_end_is_noticed_without_a_sigchld() {
+    let (mut sup, state) = supervisor(true);
+    // No SIGCHLD at all: the periodic check (a timeout) finds the exited command.
+    script(
+        &state,
+        &[Event::Timeout],
+        &[(CHILD, ChildStatus::Exited(9))],
+    );
+    assert_eq!(sup.run(&spec()).unwrap().code, 9);
+}
+
+#[test]
+fn a_command_that_never_ends_keeps_the_supervisor_waiting() {
+    let (mut sup, state) = supervisor(true);
+    script(&state, &[Event::Signal(libc::SIGWINCH)], &[]);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sup.run(&spec())));
+    assert!(
+        result.is_err(),
+        "run returned although the command never exited"
+    );
+    assert_eq!(state.borrow().kills, vec![(-CHILD, libc::SIGWINCH)]);
 }
