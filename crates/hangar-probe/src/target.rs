@@ -380,6 +380,14 @@ impl Target {
         let backend = non_empty(ov.backend.as_deref())
             .unwrap_or(&parts.scheme)
             .to_ascii_lowercase();
+        // Unix-socket transports have no host or port to check unless overridden.
+        let socket_scheme = matches!(backend.as_str(), "redis+socket" | "unix" | "socket");
+        if socket_scheme
+            && non_empty(ov.host.as_deref()).is_none()
+            && non_empty(ov.port.as_deref()).is_none()
+        {
+            return Ok(None);
+        }
         let host = non_empty(ov.host.as_deref())
             .map(str::to_owned)
             .or_else(|| parts.hostname.clone().filter(|h| !h.is_empty()))
@@ -757,6 +765,10 @@ mod tests {
             })
         );
         assert_eq!(Target::for_broker("filesystem://", &none).unwrap(), None);
+        assert_eq!(
+            Target::for_broker("redis+socket:///run/redis/redis.sock", &none).unwrap(),
+            None
+        );
         let ov = BrokerOverrides {
             backend: Some("redis".into()),
             host: Some("other".into()),

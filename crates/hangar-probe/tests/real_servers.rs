@@ -87,6 +87,12 @@ fn postgres_scram_user_ready_over_tcp_ipv6_and_socket() {
     probe_url(&pg.url_with("[::1]", DEFAULT_PASSWORD)).expect("scram over ::1");
     probe_url(&pg.url_with("localhost", DEFAULT_PASSWORD)).expect("scram via localhost");
     probe_url(&pg.socket_url()).expect("scram over the unix socket");
+    // The test server has no TLS: sslmode=require is a configuration error, reported at once.
+    assert_rejected(
+        &format!("{}?sslmode=require", pg.url()),
+        "does not accept TLS",
+        &[DEFAULT_PASSWORD],
+    );
     assert_rejected(
         &pg.url_with("127.0.0.1", WRONG),
         "password authentication failed",
@@ -203,6 +209,58 @@ fn mariadb_ready_rejected_and_socket() {
         "nosuchdb",
         &[DEFAULT_PASSWORD],
     );
+}
+
+#[test]
+fn mariadb_too_many_connections_is_not_ready() {
+    let client = hangar_testkit::require_program("mariadb", "mariadb-client", &[]);
+    let mut db = MariaDb::prepare(MariaDbOptions::default());
+    db.set_max_connections(10); // MariaDB's minimum
+    db.run();
+    let url = db.url();
+    // Real clients take the connection slots (unauthenticated connections do not count, so
+    // they log in and sleep); MariaDB admits one connection beyond max_connections.
+    let mut blockers = Vec::new();
+    let spawn_blocker = || {
+        std::process::Command::new(&client)
+            .args(["--no-defaults", "-h", "127.0.0.1", "-u", "airflow"])
+            .arg(format!("-P{}", db.port()))
+            .arg(format!("-p{DEFAULT_PASSWORD}"))
+            .args(["-e", "SELECT SLEEP(60)"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for _ in 0..10 {
+        blockers.push(spawn_blocker());
+    }
+    let start = std::time::Instant::now();
+    let refused = loop {
+        match probe_url(&url) {
+            Err(ProbeError::NotReady(m)) if m.contains("1040") => break m,
+            other => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30) && blockers.len() < 14,
+                    "never refused with 1040: {other:?}"
+                );
+                blockers.push(spawn_blocker());
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    };
+    assert!(refused.contains("Too many connections"), "{refused}");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1000));
+        for mut b in blockers {
+            let _ = b.kill();
+            let _ = b.wait();
+        }
+    });
+    let (res, retries) = wait_url(&url, budget(30, 1000));
+    res.expect("ready once the connection is free");
+    assert!(retries > 0);
+    release.join().unwrap();
 }
 
 #[test]

@@ -625,6 +625,7 @@ pub struct MariaDb {
     dir: TempDir,
     bin: PathBuf,
     proc: Option<Proc>,
+    max_connections: u32,
 }
 
 impl MariaDb {
@@ -664,7 +665,15 @@ impl MariaDb {
             dir,
             bin,
             proc: None,
+            max_connections: 30,
         }
+    }
+
+    /// Sets `max_connections` for the next [`MariaDb::run`] (default 30; MariaDB raises values
+    /// below 10 to 10). Once that many clients (plus one, kept for an administrator) have
+    /// logged in, the server answers ERR 1040 "Too many connections".
+    pub fn set_max_connections(&mut self, n: u32) {
+        self.max_connections = n;
     }
 
     /// Prepares and runs a server.
@@ -692,8 +701,8 @@ impl MariaDb {
                 "--innodb-log-file-size=4M",
                 "--innodb-buffer-pool-size=16M",
                 "--innodb-flush-log-at-trx-commit=0",
-                "--max-connections=30",
-            ]);
+            ])
+            .arg(format!("--max-connections={}", self.max_connections));
         if is_root() {
             cmd.arg("--user=root");
         }
