@@ -529,6 +529,11 @@ impl Postgres {
         self.proc.is_some()
     }
 
+    /// Process id of the running server (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
+    }
+
     /// Runs the server after `delay` on another thread; join the handle to get it back.
     pub fn start_after(mut self, delay: Duration) -> JoinHandle<Postgres> {
         std::thread::spawn(move || {
@@ -731,6 +736,11 @@ impl MariaDb {
         self.proc.is_some()
     }
 
+    /// Process id of the running server (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
+    }
+
     /// Runs the server after `delay` on another thread; join the handle to get it back.
     pub fn start_after(mut self, delay: Duration) -> JoinHandle<MariaDb> {
         std::thread::spawn(move || {
@@ -918,6 +928,11 @@ impl Redis {
     /// Whether the server process runs.
     pub fn is_running(&self) -> bool {
         self.proc.is_some()
+    }
+
+    /// Process id of the running server (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
     }
 
     /// Runs the server after `delay` on another thread; join the handle to get it back.
@@ -1138,6 +1153,11 @@ impl RabbitMq {
     /// Whether the node runs.
     pub fn is_running(&self) -> bool {
         self.proc.is_some()
+    }
+
+    /// Process id of the running node's start script / VM (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
     }
 
     /// Runs the node after `delay` on another thread; join the handle to get it back.
