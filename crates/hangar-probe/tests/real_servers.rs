@@ -107,6 +107,24 @@ fn postgres_scram_user_ready_over_tcp_ipv6_and_socket() {
 }
 
 #[test]
+fn postgres_with_tls_accepts_sslmode_require() {
+    let mut pg = Postgres::prepare(PgOptions::default());
+    pg.enable_tls();
+    pg.run();
+    // The probe has no TLS stack: a server that accepts the SSLRequest counts as ready.
+    probe_url(&format!("{}?sslmode=require", pg.url())).expect("TLS accepted");
+    probe_url(&format!("{}?sslmode=verify-full", pg.url())).expect("TLS accepted");
+    // Without sslmode the probe authenticates in plain text as before.
+    probe_url(&pg.url()).expect("plain SCRAM login");
+    probe_url(&format!("{}?sslmode=prefer", pg.url())).expect("prefer: plain login");
+    assert_rejected(
+        &format!("{}?sslmode=disable", pg.url_with("127.0.0.1", WRONG)),
+        "28P01",
+        &[WRONG],
+    );
+}
+
+#[test]
 fn postgres_unknown_database_and_role_rejected() {
     let pg = Postgres::start(PgOptions {
         auth: PgAuth::Trust,

@@ -313,6 +313,7 @@ pub struct Postgres {
     bin: PathBuf,
     user: Option<User>,
     proc: Option<Proc>,
+    tls: bool,
 }
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -423,7 +424,35 @@ impl Postgres {
             bin,
             user,
             proc: None,
+            tls: false,
         }
+    }
+
+    /// Makes the next [`Postgres::run`] accept TLS (`ssl = on`) with a fresh self-signed
+    /// certificate (`openssl` CLI). Plain connections keep working.
+    pub fn enable_tls(&mut self) {
+        let openssl = require_program("openssl", "openssl", &[]);
+        let data = self.data_dir();
+        run_checked(
+            "openssl req",
+            Command::new(openssl)
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=localhost", "-keyout"])
+                .arg(data.join("server.key"))
+                .arg("-out")
+                .arg(data.join("server.crt")),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["server.key", "server.crt"] {
+            let path = data.join(f);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some(u) = &self.user {
+                chown(&path, Some(u.uid), Some(u.gid)).unwrap();
+            }
+        }
+        self.tls = true;
     }
 
     /// Prepares and runs a server.
@@ -460,6 +489,16 @@ impl Postgres {
         ] {
             args.push("-c".into());
             args.push(setting.into());
+        }
+        if self.tls {
+            for setting in [
+                "ssl=on",
+                "ssl_cert_file=server.crt",
+                "ssl_key_file=server.key",
+            ] {
+                args.push("-c".into());
+                args.push(setting.into());
+            }
         }
         let needle = if self.opts.start_in_recovery {
             fs::write(self.data_dir().join("standby.signal"), "").unwrap();
