@@ -225,16 +225,31 @@ impl Conn {
                     }
                 }
             }
-            Endpoint::Unix { path } => match UnixStream::connect(path) {
-                Ok(s) => Stream::Unix(s),
-                Err(e) => {
-                    return Err(unreachable(format!(
-                        "cannot connect to {}: {}",
-                        path.display(),
-                        io_msg(&e)
-                    )));
+            Endpoint::Unix { path } => {
+                // connect(2) on a unix socket blocks while the listen backlog is full: run it
+                // on a helper thread so the deadline holds.
+                let (tx, rx) = mpsc::channel();
+                let p = path.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(UnixStream::connect(p));
+                });
+                match rx.recv_timeout(remaining(deadline).unwrap_or_default()) {
+                    Ok(Ok(s)) => Stream::Unix(s),
+                    Ok(Err(e)) => {
+                        return Err(unreachable(format!(
+                            "cannot connect to {}: {}",
+                            path.display(),
+                            io_msg(&e)
+                        )));
+                    }
+                    Err(_) => {
+                        return Err(unreachable(format!(
+                            "connecting to {} timed out",
+                            path.display()
+                        )));
+                    }
                 }
-            },
+            }
         };
         Ok(Conn { stream, deadline })
     }
