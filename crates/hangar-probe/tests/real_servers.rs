@@ -183,6 +183,56 @@ fn postgres_in_recovery_is_not_ready_until_promoted() {
 }
 
 #[test]
+fn postgres_too_many_clients_is_not_ready() {
+    let psql = hangar_testkit::require_program(
+        "psql",
+        "postgresql-client",
+        &["/usr/lib/postgresql/15/bin"],
+    );
+    let mut pg = Postgres::prepare(PgOptions::default());
+    pg.set_max_connections(3); // 2 reserved for superusers, 1 for everyone else
+    pg.run();
+    let url = pg.url();
+    // A real client takes the one ordinary slot for 4 s (started again should it lose the
+    // race for the slot against a probe). Killing it would not free the slot: the server
+    // notices a vanished client only when its query ends.
+    let spawn_blocker = || {
+        std::process::Command::new(&psql)
+            .args(["-h", "127.0.0.1", "-U", "airflow", "-d", "airflow", "-p"])
+            .arg(pg.port().to_string())
+            .args(["-c", "SELECT pg_sleep(4)"])
+            .env("PGPASSWORD", DEFAULT_PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut blocker = spawn_blocker();
+    let start = std::time::Instant::now();
+    let refused = loop {
+        std::thread::sleep(Duration::from_millis(300));
+        if blocker.try_wait().unwrap().is_some() {
+            blocker = spawn_blocker();
+            continue;
+        }
+        match probe_url(&url) {
+            Err(ProbeError::NotReady(m)) if m.contains("53300") => break m,
+            other => assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never refused with 53300: {other:?}"
+            ),
+        }
+    };
+    assert!(
+        refused.contains("too many clients") || refused.contains("connection slots"),
+        "{refused}"
+    );
+    let (res, retries) = wait_url(&url, budget(30, 1000));
+    res.expect("ready once the client is gone");
+    assert!(retries > 0);
+    let _ = blocker.wait();
+}
+#[test]
 fn postgres_never_up_exhausts_budget() {
     assert_exhausted(&format!(
         "postgresql://airflow:{}@127.0.0.1:{}/airflow",

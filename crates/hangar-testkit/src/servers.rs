@@ -314,6 +314,7 @@ pub struct Postgres {
     user: Option<User>,
     proc: Option<Proc>,
     tls: bool,
+    max_connections: u32,
 }
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -425,7 +426,15 @@ impl Postgres {
             user,
             proc: None,
             tls: false,
+            max_connections: 30,
         }
+    }
+
+    /// Sets `max_connections` for the next [`Postgres::run`] (default 30; at least 2). Up to 3
+    /// of them (one less than the total) stay reserved for superusers; once the others are
+    /// taken the server answers SQLSTATE 53300 "sorry, too many clients already".
+    pub fn set_max_connections(&mut self, n: u32) {
+        self.max_connections = n.max(2);
     }
 
     /// Makes the next [`Postgres::run`] accept TLS (`ssl = on`) with a fresh self-signed
@@ -484,12 +493,18 @@ impl Postgres {
             "synchronous_commit=off",
             "full_page_writes=off",
             "shared_buffers=16MB",
-            "max_connections=30",
             "logging_collector=off",
         ] {
             args.push("-c".into());
             args.push(setting.into());
         }
+        args.push("-c".into());
+        args.push(format!("max_connections={}", self.max_connections));
+        args.push("-c".into());
+        args.push(format!(
+            "superuser_reserved_connections={}",
+            3.min(self.max_connections.saturating_sub(1))
+        ));
         if self.tls {
             for setting in [
                 "ssl=on",
