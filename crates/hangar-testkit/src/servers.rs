@@ -25,6 +25,16 @@
 //! `start_after(delay)`, and `Drop` stops it. `run()` returns when the server logs that it is
 //! ready (panicking with the log's tail if it exits or takes longer than 90 s).
 //!
+//! Special states for readiness tests: `PgOptions::start_in_recovery` + [`Postgres::promote`]
+//! (SQLSTATE 57P03 until promoted), [`Postgres::enable_tls`], [`Postgres::set_max_connections`]
+//! and [`MariaDb::set_max_connections`] (fill the slots with real clients to get "too many
+//! connections"), [`Redis::seed_slow_dataset`] (`-LOADING` for a few seconds).
+//!
+//! Default credentials: user `airflow` (PostgreSQL, MariaDB, RabbitMQ), password
+//! [`DEFAULT_PASSWORD`] (contains `@`, `/` and `:`, so URLs must percent-encode it: the `url()`
+//! methods do), database `airflow`; Redis has `requirepass` [`DEFAULT_PASSWORD`] and the ACL
+//! user `celery` / `celery-pw`.
+//!
 //! A missing server binary panics with the `apt-get install` command that provides it.
 
 use std::collections::HashSet;
