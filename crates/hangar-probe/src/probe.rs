@@ -65,7 +65,6 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
                 password.as_ref(),
                 database.as_deref(),
                 *tls,
-                deadline,
             );
             res.map_err(|e| e.with_context(&what))
         }
@@ -81,7 +80,6 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
                 user.as_deref(),
                 password.as_ref(),
                 database.as_deref(),
-                deadline,
             )
             .map_err(|e| e.with_context(&what))
         }
@@ -100,7 +98,7 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
             if *tls {
                 return Ok(());
             }
-            redis(&mut conn, username.as_deref(), password.as_ref(), deadline)
+            redis(&mut conn, username.as_deref(), password.as_ref())
                 .map_err(|e| e.with_context(&what))
         }
         Target::Amqp {
@@ -227,16 +225,31 @@ impl Conn {
                     }
                 }
             }
-            Endpoint::Unix { path } => match UnixStream::connect(path) {
-                Ok(s) => Stream::Unix(s),
-                Err(e) => {
-                    return Err(unreachable(format!(
-                        "cannot connect to {}: {}",
-                        path.display(),
-                        io_msg(&e)
-                    )));
+            Endpoint::Unix { path } => {
+                // connect(2) on a unix socket blocks while the listen backlog is full: run it
+                // on a helper thread so the deadline holds.
+                let (tx, rx) = mpsc::channel();
+                let p = path.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(UnixStream::connect(p));
+                });
+                match rx.recv_timeout(remaining(deadline).unwrap_or_default()) {
+                    Ok(Ok(s)) => Stream::Unix(s),
+                    Ok(Err(e)) => {
+                        return Err(unreachable(format!(
+                            "cannot connect to {}: {}",
+                            path.display(),
+                            io_msg(&e)
+                        )));
+                    }
+                    Err(_) => {
+                        return Err(unreachable(format!(
+                            "connecting to {} timed out",
+                            path.display()
+                        )));
+                    }
                 }
-            },
+            }
         };
         Ok(Conn { stream, deadline })
     }
@@ -371,7 +384,6 @@ fn postgres(
     password: Option<&Secret>,
     database: Option<&str>,
     tls: PgTls,
-    _deadline: Instant,
 ) -> Result<(), ProbeError> {
     if tls == PgTls::Required {
         conn.send(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
@@ -742,7 +754,6 @@ fn mysql(
     user: Option<&str>,
     password: Option<&Secret>,
     database: Option<&str>,
-    _deadline: Instant,
 ) -> Result<(), ProbeError> {
     let not_mysql = || ProbeError::Rejected("the server does not speak the MySQL protocol".into());
     let (seq, hello) = my_read(conn)?;
@@ -895,7 +906,6 @@ fn redis(
     conn: &mut Conn,
     username: Option<&str>,
     password: Option<&Secret>,
-    _deadline: Instant,
 ) -> Result<(), ProbeError> {
     let mut out = Vec::new();
     if let Some(pw) = password {

@@ -380,6 +380,14 @@ impl Target {
         let backend = non_empty(ov.backend.as_deref())
             .unwrap_or(&parts.scheme)
             .to_ascii_lowercase();
+        // Unix-socket transports have no host or port to check unless overridden.
+        let socket_scheme = matches!(backend.as_str(), "redis+socket" | "unix" | "socket");
+        if socket_scheme
+            && non_empty(ov.host.as_deref()).is_none()
+            && non_empty(ov.port.as_deref()).is_none()
+        {
+            return Ok(None);
+        }
         let host = non_empty(ov.host.as_deref())
             .map(str::to_owned)
             .or_else(|| parts.hostname.clone().filter(|h| !h.is_empty()))
@@ -566,24 +574,28 @@ impl SplitUrl {
         if v.is_empty() { "/".to_owned() } else { v }
     }
 
-    fn parse(url: &str) -> Result<SplitUrl, TargetError> {
+    fn parse(raw: &str) -> Result<SplitUrl, TargetError> {
         let invalid = |reason: &str| TargetError::Invalid {
-            url: redact(url),
+            url: redact(raw),
             reason: reason.to_owned(),
         };
+        // Like urlsplit: leading C0 controls and spaces go, tabs and newlines anywhere too.
+        let url: String = raw
+            .trim_start_matches(|c: char| c <= ' ')
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+            .collect();
+        let syntax =
+            "expected `scheme://[user:password@]host[:port][/path]`, e.g. `redis://redis:6379/0`";
         let Some((scheme, rest)) = url.split_once(':') else {
-            return Err(invalid(
-                "expected `scheme://[user:password@]host[:port][/path]`, e.g. `redis://redis:6379/0`",
-            ));
+            return Err(invalid(syntax));
         };
         let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
         if !valid_scheme {
-            return Err(invalid(
-                "expected `scheme://[user:password@]host[:port][/path]`, e.g. `redis://redis:6379/0`",
-            ));
+            return Err(invalid(syntax));
         }
         let mut out = SplitUrl {
             scheme: scheme.to_ascii_lowercase(),
@@ -595,6 +607,25 @@ impl SplitUrl {
         let end = after.find(['/', '?', '#']).unwrap_or(after.len());
         let netloc = &after[..end];
         let tail = &after[end..];
+        if netloc.contains('[') != netloc.contains(']') {
+            return Err(invalid("an IPv6 host needs both `[` and `]`"));
+        }
+        if let Some((_, b)) = netloc.split_once('[') {
+            let inside = b.split_once(']').map_or(b, |x| x.0);
+            let addr = inside.split_once('%').map_or(inside, |x| x.0);
+            let ok = if let Some(future) = inside.strip_prefix('v') {
+                future.split_once('.').is_some_and(|(hex, rest)| {
+                    !hex.is_empty()
+                        && hex.bytes().all(|c| c.is_ascii_hexdigit())
+                        && !rest.is_empty()
+                })
+            } else {
+                addr.parse::<std::net::Ipv6Addr>().is_ok()
+            };
+            if !ok {
+                return Err(invalid("the host in `[...]` is not an IPv6 address"));
+            }
+        }
         out.path = tail.split(['?', '#']).next().unwrap_or("").to_owned();
         if let Some(q) = tail
             .split('#')
@@ -604,7 +635,7 @@ impl SplitUrl {
         {
             out.query = parse_qsl(q);
         }
-        let hostport = match netloc.rsplit_once('@') {
+        let hostinfo = match netloc.rsplit_once('@') {
             Some((userinfo, hp)) => {
                 match userinfo.split_once(':') {
                     Some((u, p)) => {
@@ -617,25 +648,30 @@ impl SplitUrl {
             }
             None => netloc,
         };
-        let (host, port_text) = if let Some(v6) = hostport.strip_prefix('[') {
-            let Some((h, after)) = v6.split_once(']') else {
-                return Err(invalid("an IPv6 host is missing its closing `]`"));
-            };
-            (h, after.strip_prefix(':'))
-        } else {
-            match hostport.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostport, None),
+        // urlsplit's `_hostinfo`: a bracketed host may follow anything; the port is what
+        // follows the first `:` after the `]`.
+        let (host, port_text) = match hostinfo.split_once('[') {
+            Some((_, bracketed)) => {
+                let (h, after) = bracketed.split_once(']').unwrap_or((bracketed, ""));
+                (h, after.split_once(':').map(|x| x.1))
             }
+            None => match hostinfo.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostinfo, None),
+            },
         };
-        out.hostname = Some(host.to_ascii_lowercase()).filter(|h| !h.is_empty());
+        out.hostname = Some(host.to_lowercase()).filter(|h| !h.is_empty());
         if let Some(p) = port_text.filter(|p| !p.is_empty()) {
+            if !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("the port is not a number; write e.g. `host:6379`"));
+            }
             let n = p
-                .parse::<u16>()
+                .parse::<u32>()
                 .ok()
-                .filter(|&n| n != 0)
-                .ok_or_else(|| invalid("the port is not a number between 1 and 65535"))?;
-            out.port = Some(n);
+                .filter(|&n| n <= 65535)
+                .ok_or_else(|| invalid("the port is out of range 0-65535"))?;
+            // Port 0 counts as no port, as in Airflow's entrypoint (`.port or ''`).
+            out.port = u16::try_from(n).ok().filter(|&n| n != 0);
         }
         Ok(out)
     }
@@ -757,6 +793,10 @@ mod tests {
             })
         );
         assert_eq!(Target::for_broker("filesystem://", &none).unwrap(), None);
+        assert_eq!(
+            Target::for_broker("redis+socket:///run/redis/redis.sock", &none).unwrap(),
+            None
+        );
         let ov = BrokerOverrides {
             backend: Some("redis".into()),
             host: Some("other".into()),

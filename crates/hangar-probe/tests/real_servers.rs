@@ -87,6 +87,12 @@ fn postgres_scram_user_ready_over_tcp_ipv6_and_socket() {
     probe_url(&pg.url_with("[::1]", DEFAULT_PASSWORD)).expect("scram over ::1");
     probe_url(&pg.url_with("localhost", DEFAULT_PASSWORD)).expect("scram via localhost");
     probe_url(&pg.socket_url()).expect("scram over the unix socket");
+    // The test server has no TLS: sslmode=require is a configuration error, reported at once.
+    assert_rejected(
+        &format!("{}?sslmode=require", pg.url()),
+        "does not accept TLS",
+        &[DEFAULT_PASSWORD],
+    );
     assert_rejected(
         &pg.url_with("127.0.0.1", WRONG),
         "password authentication failed",
@@ -98,6 +104,24 @@ fn postgres_scram_user_ready_over_tcp_ipv6_and_socket() {
         pg.port()
     ))
     .expect("no password: server up");
+}
+
+#[test]
+fn postgres_with_tls_accepts_sslmode_require() {
+    let mut pg = Postgres::prepare(PgOptions::default());
+    pg.enable_tls();
+    pg.run();
+    // The probe has no TLS stack: a server that accepts the SSLRequest counts as ready.
+    probe_url(&format!("{}?sslmode=require", pg.url())).expect("TLS accepted");
+    probe_url(&format!("{}?sslmode=verify-full", pg.url())).expect("TLS accepted");
+    // Without sslmode the probe authenticates in plain text as before.
+    probe_url(&pg.url()).expect("plain SCRAM login");
+    probe_url(&format!("{}?sslmode=prefer", pg.url())).expect("prefer: plain login");
+    assert_rejected(
+        &format!("{}?sslmode=disable", pg.url_with("127.0.0.1", WRONG)),
+        "28P01",
+        &[WRONG],
+    );
 }
 
 #[test]
@@ -159,6 +183,56 @@ fn postgres_in_recovery_is_not_ready_until_promoted() {
 }
 
 #[test]
+fn postgres_too_many_clients_is_not_ready() {
+    let psql = hangar_testkit::require_program(
+        "psql",
+        "postgresql-client",
+        &["/usr/lib/postgresql/15/bin"],
+    );
+    let mut pg = Postgres::prepare(PgOptions::default());
+    pg.set_max_connections(3); // 2 reserved for superusers, 1 for everyone else
+    pg.run();
+    let url = pg.url();
+    // A real client takes the one ordinary slot for 4 s (started again should it lose the
+    // race for the slot against a probe). Killing it would not free the slot: the server
+    // notices a vanished client only when its query ends.
+    let spawn_blocker = || {
+        std::process::Command::new(&psql)
+            .args(["-h", "127.0.0.1", "-U", "airflow", "-d", "airflow", "-p"])
+            .arg(pg.port().to_string())
+            .args(["-c", "SELECT pg_sleep(4)"])
+            .env("PGPASSWORD", DEFAULT_PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut blocker = spawn_blocker();
+    let start = std::time::Instant::now();
+    let refused = loop {
+        std::thread::sleep(Duration::from_millis(300));
+        if blocker.try_wait().unwrap().is_some() {
+            blocker = spawn_blocker();
+            continue;
+        }
+        match probe_url(&url) {
+            Err(ProbeError::NotReady(m)) if m.contains("53300") => break m,
+            other => assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never refused with 53300: {other:?}"
+            ),
+        }
+    };
+    assert!(
+        refused.contains("too many clients") || refused.contains("connection slots"),
+        "{refused}"
+    );
+    let (res, retries) = wait_url(&url, budget(30, 1000));
+    res.expect("ready once the client is gone");
+    assert!(retries > 0);
+    let _ = blocker.wait();
+}
+#[test]
 fn postgres_never_up_exhausts_budget() {
     assert_exhausted(&format!(
         "postgresql://airflow:{}@127.0.0.1:{}/airflow",
@@ -203,6 +277,58 @@ fn mariadb_ready_rejected_and_socket() {
         "nosuchdb",
         &[DEFAULT_PASSWORD],
     );
+}
+
+#[test]
+fn mariadb_too_many_connections_is_not_ready() {
+    let client = hangar_testkit::require_program("mariadb", "mariadb-client", &[]);
+    let mut db = MariaDb::prepare(MariaDbOptions::default());
+    db.set_max_connections(10); // MariaDB's minimum
+    db.run();
+    let url = db.url();
+    // Real clients take the connection slots (unauthenticated connections do not count, so
+    // they log in and sleep); MariaDB admits one connection beyond max_connections.
+    let mut blockers = Vec::new();
+    let spawn_blocker = || {
+        std::process::Command::new(&client)
+            .args(["--no-defaults", "-h", "127.0.0.1", "-u", "airflow"])
+            .arg(format!("-P{}", db.port()))
+            .arg(format!("-p{DEFAULT_PASSWORD}"))
+            .args(["-e", "SELECT SLEEP(60)"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for _ in 0..10 {
+        blockers.push(spawn_blocker());
+    }
+    let start = std::time::Instant::now();
+    let refused = loop {
+        match probe_url(&url) {
+            Err(ProbeError::NotReady(m)) if m.contains("1040") => break m,
+            other => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30) && blockers.len() < 14,
+                    "never refused with 1040: {other:?}"
+                );
+                blockers.push(spawn_blocker());
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    };
+    assert!(refused.contains("Too many connections"), "{refused}");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1000));
+        for mut b in blockers {
+            let _ = b.kill();
+            let _ = b.wait();
+        }
+    });
+    let (res, retries) = wait_url(&url, budget(30, 1000));
+    res.expect("ready once the connection is free");
+    assert!(retries > 0);
+    release.join().unwrap();
 }
 
 #[test]
@@ -330,21 +456,21 @@ fn rabbitmq_started_late_login_and_rejections() {
         "nosuchvhost",
         &[DEFAULT_PASSWORD],
     );
-    // The logged-in probe closed its connection politely.
+    // The logged-in probe closed its connection politely. RabbitMQ logs asynchronously: give
+    // it a moment.
+    std::thread::sleep(Duration::from_millis(500));
     let log = std::fs::read_to_string(rmq.log_path()).unwrap();
     let after = &log[before..];
     assert!(
         after.contains("authenticated and granted access"),
         "{after}"
     );
-    // Only the probe without credentials (which stops at Connection.Start) hangs up.
-    assert_eq!(
-        after
-            .matches("client unexpectedly closed TCP connection")
-            .count(),
-        1,
-        "{after}"
-    );
+    // Only the probe without credentials (which stops at Connection.Start) may hang up; the
+    // three that logged in (one accepted, two refused) must not.
+    let hangups = after
+        .matches("client unexpectedly closed TCP connection")
+        .count();
+    assert!(hangups <= 1, "{hangups} hang-ups:\n{after}");
     // A Redis probe against RabbitMQ is rejected as another protocol.
     let redis = format!("redis://127.0.0.1:{port}/0");
     assert_rejected(&redis, "protocol mismatch", &[]);

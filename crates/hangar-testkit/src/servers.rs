@@ -25,6 +25,16 @@
 //! `start_after(delay)`, and `Drop` stops it. `run()` returns when the server logs that it is
 //! ready (panicking with the log's tail if it exits or takes longer than 90 s).
 //!
+//! Special states for readiness tests: `PgOptions::start_in_recovery` + [`Postgres::promote`]
+//! (SQLSTATE 57P03 until promoted), [`Postgres::enable_tls`], [`Postgres::set_max_connections`]
+//! and [`MariaDb::set_max_connections`] (fill the slots with real clients to get "too many
+//! connections"), [`Redis::seed_slow_dataset`] (`-LOADING` for a few seconds).
+//!
+//! Default credentials: user `airflow` (PostgreSQL, MariaDB, RabbitMQ), password
+//! [`DEFAULT_PASSWORD`] (contains `@`, `/` and `:`, so URLs must percent-encode it: the `url()`
+//! methods do), database `airflow`; Redis has `requirepass` [`DEFAULT_PASSWORD`] and the ACL
+//! user `celery` / `celery-pw`.
+//!
 //! A missing server binary panics with the `apt-get install` command that provides it.
 
 use std::collections::HashSet;
@@ -313,6 +323,8 @@ pub struct Postgres {
     bin: PathBuf,
     user: Option<User>,
     proc: Option<Proc>,
+    tls: bool,
+    max_connections: u32,
 }
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -423,7 +435,43 @@ impl Postgres {
             bin,
             user,
             proc: None,
+            tls: false,
+            max_connections: 30,
         }
+    }
+
+    /// Sets `max_connections` for the next [`Postgres::run`] (default 30; at least 2). Up to 3
+    /// of them (one less than the total) stay reserved for superusers; once the others are
+    /// taken the server answers SQLSTATE 53300 "sorry, too many clients already".
+    pub fn set_max_connections(&mut self, n: u32) {
+        self.max_connections = n.max(2);
+    }
+
+    /// Makes the next [`Postgres::run`] accept TLS (`ssl = on`) with a fresh self-signed
+    /// certificate (`openssl` CLI). Plain connections keep working.
+    pub fn enable_tls(&mut self) {
+        let openssl = require_program("openssl", "openssl", &[]);
+        let data = self.data_dir();
+        run_checked(
+            "openssl req",
+            Command::new(openssl)
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=localhost", "-keyout"])
+                .arg(data.join("server.key"))
+                .arg("-out")
+                .arg(data.join("server.crt")),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["server.key", "server.crt"] {
+            let path = data.join(f);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some(u) = &self.user {
+                chown(&path, Some(u.uid), Some(u.gid)).unwrap();
+            }
+        }
+        self.tls = true;
     }
 
     /// Prepares and runs a server.
@@ -455,11 +503,27 @@ impl Postgres {
             "synchronous_commit=off",
             "full_page_writes=off",
             "shared_buffers=16MB",
-            "max_connections=30",
             "logging_collector=off",
         ] {
             args.push("-c".into());
             args.push(setting.into());
+        }
+        args.push("-c".into());
+        args.push(format!("max_connections={}", self.max_connections));
+        args.push("-c".into());
+        args.push(format!(
+            "superuser_reserved_connections={}",
+            3.min(self.max_connections.saturating_sub(1))
+        ));
+        if self.tls {
+            for setting in [
+                "ssl=on",
+                "ssl_cert_file=server.crt",
+                "ssl_key_file=server.key",
+            ] {
+                args.push("-c".into());
+                args.push(setting.into());
+            }
         }
         let needle = if self.opts.start_in_recovery {
             fs::write(self.data_dir().join("standby.signal"), "").unwrap();
@@ -527,6 +591,11 @@ impl Postgres {
     /// Whether the server process runs.
     pub fn is_running(&self) -> bool {
         self.proc.is_some()
+    }
+
+    /// Process id of the running server (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
     }
 
     /// Runs the server after `delay` on another thread; join the handle to get it back.
@@ -625,6 +694,7 @@ pub struct MariaDb {
     dir: TempDir,
     bin: PathBuf,
     proc: Option<Proc>,
+    max_connections: u32,
 }
 
 impl MariaDb {
@@ -664,7 +734,15 @@ impl MariaDb {
             dir,
             bin,
             proc: None,
+            max_connections: 30,
         }
+    }
+
+    /// Sets `max_connections` for the next [`MariaDb::run`] (default 30; MariaDB raises values
+    /// below 10 to 10). Once that many clients (plus one, kept for an administrator) have
+    /// logged in, the server answers ERR 1040 "Too many connections".
+    pub fn set_max_connections(&mut self, n: u32) {
+        self.max_connections = n;
     }
 
     /// Prepares and runs a server.
@@ -692,8 +770,8 @@ impl MariaDb {
                 "--innodb-log-file-size=4M",
                 "--innodb-buffer-pool-size=16M",
                 "--innodb-flush-log-at-trx-commit=0",
-                "--max-connections=30",
-            ]);
+            ])
+            .arg(format!("--max-connections={}", self.max_connections));
         if is_root() {
             cmd.arg("--user=root");
         }
@@ -720,6 +798,11 @@ impl MariaDb {
     /// Whether the server process runs.
     pub fn is_running(&self) -> bool {
         self.proc.is_some()
+    }
+
+    /// Process id of the running server (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
     }
 
     /// Runs the server after `delay` on another thread; join the handle to get it back.
@@ -909,6 +992,11 @@ impl Redis {
     /// Whether the server process runs.
     pub fn is_running(&self) -> bool {
         self.proc.is_some()
+    }
+
+    /// Process id of the running server (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
     }
 
     /// Runs the server after `delay` on another thread; join the handle to get it back.
@@ -1129,6 +1217,11 @@ impl RabbitMq {
     /// Whether the node runs.
     pub fn is_running(&self) -> bool {
         self.proc.is_some()
+    }
+
+    /// Process id of the running node's start script / VM (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(|p| p.child.id())
     }
 
     /// Runs the node after `delay` on another thread; join the handle to get it back.
