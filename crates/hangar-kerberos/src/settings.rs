@@ -61,6 +61,16 @@ pub enum SettingsError {
         /// The value (never a secret here).
         value: String,
     },
+    /// An unknown user or group name.
+    #[error("{flag} {name:?}: no such {what}; give a numeric id or a name known to this system")]
+    UnknownId {
+        /// `user` or `group`.
+        what: &'static str,
+        /// The option.
+        flag: &'static str,
+        /// The name given.
+        name: String,
+    },
     /// A boolean was expected.
     #[error(
         "{source_name} must be a boolean (true/false, yes/no, on/off, 1/0), got {value:?}; fix the value"
@@ -71,6 +81,36 @@ pub enum SettingsError {
         /// The value.
         value: String,
     },
+}
+
+/// A user for `--cache-owner`: a numeric uid or a name from the user database.
+pub fn user_id(spec: &str) -> Result<u32, SettingsError> {
+    if let Ok(n) = spec.parse::<u32>() {
+        return Ok(n);
+    }
+    match nix::unistd::User::from_name(spec) {
+        Ok(Some(u)) => Ok(u.uid.as_raw()),
+        _ => Err(SettingsError::UnknownId {
+            what: "user",
+            flag: "--cache-owner",
+            name: spec.to_owned(),
+        }),
+    }
+}
+
+/// A group for `--cache-group`: a numeric gid or a name from the group database.
+pub fn group_id(spec: &str) -> Result<u32, SettingsError> {
+    if let Ok(n) = spec.parse::<u32>() {
+        return Ok(n);
+    }
+    match nix::unistd::Group::from_name(spec) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        _ => Err(SettingsError::UnknownId {
+            what: "group",
+            flag: "--cache-group",
+            name: spec.to_owned(),
+        }),
+    }
 }
 
 /// What the command line says (each overrides the configuration).
@@ -361,6 +401,19 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("[kerberos] forwardable must be a boolean"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn owners_by_number_or_name() {
+        assert_eq!(user_id("1234").unwrap(), 1234);
+        assert_eq!(user_id("root").unwrap(), 0);
+        assert_eq!(group_id("root").unwrap(), 0);
+        let e = user_id("no-such-user-hangar").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--cache-owner \"no-such-user-hangar\": no such user"),
             "{e}"
         );
     }
