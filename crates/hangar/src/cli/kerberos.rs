@@ -20,7 +20,7 @@ pub(crate) struct Args {
     #[command(subcommand)]
     command: Option<Sub>,
     #[command(flatten)]
-    run: RunArgs,
+    run: Box<RunArgs>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -130,7 +130,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = EnvConfig(&env);
     match args.command {
         Some(Sub::Check(c)) => run_check(&c, &cfg, &env),
-        None => run_refresher(args.run, &cfg, &env),
+        None => run_refresher(*args.run, &cfg, &env),
     }
 }
 
