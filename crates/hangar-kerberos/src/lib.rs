@@ -158,7 +158,13 @@ impl KerberosError {
                 ..
             }
             | KerberosError::Signals(_) => 1,
-            KerberosError::Settings(_) | KerberosError::BadPrincipal { .. } => 2,
+            KerberosError::Settings(settings::SettingsError::Config { code, .. }) => *code,
+            KerberosError::Settings(
+                settings::SettingsError::NotABool { .. }
+                | settings::SettingsError::NotANumber { .. },
+            ) => 64,
+            KerberosError::Settings(settings::SettingsError::UnknownId { .. })
+            | KerberosError::BadPrincipal { .. } => 2,
             KerberosError::Load(krb5::ContextError::Load { .. }) => 3,
             KerberosError::Load(krb5::ContextError::Init { .. })
             | KerberosError::Krb5Conf(_)

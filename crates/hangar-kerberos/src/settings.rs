@@ -35,6 +35,21 @@ pub trait KerberosConfig {
     fn kerberos_value(&self, key: &str) -> Result<Option<Value>, SettingsError>;
 }
 
+impl KerberosConfig for hangar_config::AirflowConfig {
+    fn kerberos_value(&self, key: &str) -> Result<Option<Value>, SettingsError> {
+        match self.get("kerberos", key) {
+            Ok(v) => Ok(v.map(|r| Value {
+                value: r.value,
+                source: r.source.to_string(),
+            })),
+            Err(e) => Err(SettingsError::Config {
+                code: e.exit_code(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
 impl KerberosConfig for BTreeMap<String, String> {
     fn kerberos_value(&self, key: &str) -> Result<Option<Value>, SettingsError> {
         Ok(self.get(key).map(|v| Value {
@@ -50,6 +65,8 @@ pub enum SettingsError {
     /// Reading Airflow's configuration failed (the message names the variable or file).
     #[error("{message}")]
     Config {
+        /// The configuration error's exit code (see `hangar_config::ConfigError::exit_code`).
+        code: u8,
         /// The configuration error, already phrased for the user.
         message: String,
     },
@@ -403,6 +420,38 @@ mod tests {
                 .contains("[kerberos] forwardable must be a boolean"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn airflow_config_file_and_env_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("airflow.cfg"),
+            "[kerberos]\nprincipal = airflow/_HOST@EXAMPLE.TEST\nkeytab = /etc/airflow.keytab\nccache = /var/kerberos-ccache/cache\n",
+        )
+        .unwrap();
+        let env: Env = [
+            ("AIRFLOW_HOME".to_owned(), dir.path().display().to_string()),
+            (
+                "AIRFLOW__KERBEROS__KEYTAB".to_owned(),
+                "/run/secrets/kt".to_owned(),
+            ),
+            (
+                "AIRFLOW__KERBEROS__REINIT_FREQUENCY_CMD".to_owned(),
+                "echo 120".to_owned(),
+            ),
+        ]
+        .into();
+        let cfg = hangar_config::AirflowConfig::load(&env).unwrap();
+        let s = resolve(&CliValues::default(), &cfg, &env, &host).unwrap();
+        assert_eq!(s.principal, "airflow/worker-1.example.test@EXAMPLE.TEST");
+        assert_eq!(s.keytab, "/run/secrets/kt");
+        assert_eq!(s.keytab_source, "AIRFLOW__KERBEROS__KEYTAB");
+        assert_eq!(
+            s.ccache,
+            CacheName::File("/var/kerberos-ccache/cache".into())
+        );
+        assert_eq!(s.reinit_frequency, 120);
     }
 
     #[test]

@@ -586,11 +586,11 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
     assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("missing-krb5.conf"), "{err}");
 
-    // Bad configuration value: 2.
+    // Bad configuration value: 64 (as hangar-config's wrong-form values).
     let mut c = realm.refresher(&cache);
     c.env("AIRFLOW__KERBEROS__FORWARDABLE", "perhaps");
     let (code, err) = run(&mut c);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(64), "{err}");
     assert!(err.contains("AIRFLOW__KERBEROS__FORWARDABLE"), "{err}");
 
     // Cache directory that does not exist: 8.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hangar_kerberos::cache::WriteOptions;
 use hangar_kerberos::log::{Format, Level, Logger};
 use hangar_kerberos::schedule::Policy;
-use hangar_kerberos::settings::{self, CliValues, Env, KerberosConfig, SettingsError, Value};
+use hangar_kerberos::settings::{self, CliValues, Env, KerberosConfig, SettingsError};
 use hangar_kerberos::{KerberosError, RunOptions, check};
 
 use super::ExitError;
@@ -127,7 +127,12 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env: Env = std::env::vars().collect();
-    let cfg = EnvConfig(&env);
+    let cfg = hangar_config::AirflowConfig::load(&env).map_err(|e| {
+        exit_error(SettingsError::Config {
+            code: e.exit_code(),
+            message: e.to_string(),
+        })
+    })?;
     match args.command {
         Some(Sub::Check(c)) => run_check(&c, &cfg, &env),
         None => run_refresher(*args.run, &cfg, &env),
@@ -209,19 +214,6 @@ fn exit_error(e: impl Into<KerberosError>) -> anyhow::Error {
         code: e.exit_code(),
         message: e.to_string(),
     })
-}
-
-/// `[kerberos]` values from `AIRFLOW__KERBEROS__<KEY>` variables.
-struct EnvConfig<'a>(&'a Env);
-
-impl KerberosConfig for EnvConfig<'_> {
-    fn kerberos_value(&self, key: &str) -> Result<Option<Value>, SettingsError> {
-        let var = format!("AIRFLOW__KERBEROS__{}", key.to_ascii_uppercase());
-        Ok(self.0.get(&var).map(|v| Value {
-            value: v.clone(),
-            source: var,
-        }))
-    }
 }
 
 #[cfg(test)]
