@@ -677,3 +677,294 @@ fn sigterm_and_exit_when_end_the_refresher_cleanly() {
         run.lines()
     );
 }
+
+/// The shipped deployment examples keep the security properties they promise: the keytab reaches
+/// only the refresher, the ticket cache is shared and read-only in the worker, both see
+/// KRB5_CONFIG and KRB5CCNAME, and the refresher is probed with `hangar kerberos check`.
+mod deploy {
+    use std::path::{Path, PathBuf};
+
+    use serde::Deserialize;
+    use serde_yaml_ng::Value;
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn load_all(path: &Path) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|doc| {
+                let mut v =
+                    Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                v.apply_merge().unwrap();
+                v
+            })
+            .collect()
+    }
+
+    fn s(v: &Value) -> &str {
+        v.as_str().unwrap_or_default()
+    }
+
+    fn seq(v: &Value) -> Vec<Value> {
+        v.as_sequence().cloned().unwrap_or_default()
+    }
+
+    fn strings(v: &Value) -> Vec<String> {
+        seq(v).iter().map(|x| s(x).to_owned()).collect()
+    }
+
+    /// A container is the refresher when its command line runs `hangar kerberos` (not `check`).
+    fn is_refresher(c: &Value) -> bool {
+        let argv: Vec<String> = strings(&c["command"])
+            .into_iter()
+            .chain(strings(&c["args"]))
+            .collect();
+        argv.iter().any(|a| a == "kerberos")
+    }
+
+    fn env_of(c: &Value) -> Vec<(String, String)> {
+        seq(&c["env"])
+            .iter()
+            .map(|e| (s(&e["name"]).to_owned(), s(&e["value"]).to_owned()))
+            .collect()
+    }
+
+    fn probe_commands(c: &Value) -> Vec<Vec<String>> {
+        ["startupProbe", "livenessProbe", "readinessProbe"]
+            .iter()
+            .map(|p| strings(&c[*p]["exec"]["command"]))
+            .filter(|cmd| !cmd.is_empty())
+            .collect()
+    }
+
+    fn check_pod_spec(file: &str, spec: &Value, native_sidecar: bool) {
+        let volumes = seq(&spec["volumes"]);
+        let keytab_volumes: Vec<String> = volumes
+            .iter()
+            .filter(|v| v.get("secret").is_some())
+            .map(|v| s(&v["name"]).to_owned())
+            .collect();
+        let ccache_volumes: Vec<String> = volumes
+            .iter()
+            .filter(|v| v.get("emptyDir").is_some())
+            .map(|v| s(&v["name"]).to_owned())
+            .collect();
+        assert_eq!(keytab_volumes.len(), 1, "{file}: one keytab Secret volume");
+        assert_eq!(
+            ccache_volumes.len(),
+            1,
+            "{file}: one emptyDir for the ticket cache"
+        );
+        let (keytab, ccache) = (&keytab_volumes[0], &ccache_volumes[0]);
+
+        let init = seq(&spec["initContainers"]);
+        let main = seq(&spec["containers"]);
+        let all: Vec<&Value> = init.iter().chain(main.iter()).collect();
+        let refreshers: Vec<&Value> = all.iter().copied().filter(|c| is_refresher(c)).collect();
+        let workers: Vec<&Value> = main.iter().filter(|c| !is_refresher(c)).collect();
+        assert!(!workers.is_empty(), "{file}: a worker container");
+        assert!(!refreshers.is_empty(), "{file}: a refresher container");
+
+        let mut ccache_path = None;
+        for c in &all {
+            let name = s(&c["name"]);
+            let mounts = seq(&c["volumeMounts"]);
+            let mount = |vol: &str| mounts.iter().find(|m| s(&m["name"]) == vol).cloned();
+            let env = env_of(c);
+            let var = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            assert!(
+                var("KRB5_CONFIG").is_some(),
+                "{file}: {name} sets KRB5_CONFIG"
+            );
+            let krb5ccname =
+                var("KRB5CCNAME").unwrap_or_else(|| panic!("{file}: {name} sets KRB5CCNAME"));
+            let cc =
+                mount(ccache).unwrap_or_else(|| panic!("{file}: {name} mounts the ccache volume"));
+            let mount_path = s(&cc["mountPath"]).to_owned();
+            assert!(
+                krb5ccname
+                    .trim_start_matches("FILE:")
+                    .starts_with(&format!("{mount_path}/")),
+                "{file}: {name}'s KRB5CCNAME {krb5ccname} is on the shared volume {mount_path}"
+            );
+            ccache_path.get_or_insert(krb5ccname.clone());
+            assert_eq!(
+                ccache_path.as_deref(),
+                Some(krb5ccname.as_str()),
+                "{file}: same cache everywhere"
+            );
+            let read_only = cc["readOnly"].as_bool().unwrap_or(false);
+            if is_refresher(c) {
+                assert!(
+                    mount(keytab).is_some(),
+                    "{file}: refresher {name} mounts the keytab"
+                );
+                assert!(!read_only, "{file}: refresher {name} writes the cache");
+            } else {
+                assert!(
+                    mount(keytab).is_none(),
+                    "{file}: the keytab must not reach worker {name}"
+                );
+                assert!(read_only, "{file}: the cache is read-only in worker {name}");
+                assert!(
+                    !env.iter()
+                        .any(|(k, v)| k.contains("KEYTAB") || v.contains("keytab")),
+                    "{file}: worker {name} has no keytab setting"
+                );
+            }
+        }
+        // The long-running refresher is probed with `hangar kerberos check`.
+        let long_running: Vec<&&Value> = refreshers
+            .iter()
+            .filter(|c| {
+                !strings(&c["command"])
+                    .iter()
+                    .any(|a| a == "--one-time" || a == "-o")
+            })
+            .collect();
+        assert_eq!(long_running.len(), 1, "{file}: one long-running refresher");
+        let probes = probe_commands(long_running[0]);
+        assert!(!probes.is_empty(), "{file}: the refresher has probes");
+        for p in &probes {
+            assert!(
+                p.windows(3).any(|w| w == ["hangar", "kerberos", "check"]),
+                "{file}: probe {p:?}"
+            );
+        }
+        if native_sidecar {
+            let sidecar = init
+                .iter()
+                .find(|c| is_refresher(c))
+                .expect("refresher among initContainers");
+            assert_eq!(
+                s(&sidecar["restartPolicy"]),
+                "Always",
+                "{file}: native sidecar"
+            );
+        }
+    }
+
+    #[test]
+    fn kubernetes_examples_keep_the_keytab_in_the_sidecar() {
+        for (file, native) in [
+            ("worker-deployment.yaml", false),
+            ("worker-native-sidecar.yaml", true),
+        ] {
+            let docs = load_all(&repo().join("deploy/kubernetes").join(file));
+            let deployments: Vec<&Value> = docs
+                .iter()
+                .filter(|d| s(&d["kind"]) == "Deployment")
+                .collect();
+            assert_eq!(deployments.len(), 1, "{file}: one Deployment");
+            check_pod_spec(file, &deployments[0]["spec"]["template"]["spec"], native);
+        }
+        let cm = load_all(&repo().join("deploy/kubernetes/krb5-config.yaml"));
+        assert_eq!(s(&cm[0]["kind"]), "ConfigMap");
+        assert!(s(&cm[0]["data"]["krb5.conf"]).contains("[realms]"));
+    }
+
+    #[test]
+    fn compose_example_keeps_the_keytab_in_the_refresher() {
+        let file = "deploy/compose/compose.yaml";
+        let doc = load_all(&repo().join(file)).remove(0);
+        let services = doc["services"].as_mapping().expect("services");
+        let named = |svc: &Value| {
+            let argv = strings(&svc["command"]);
+            argv.first().is_some_and(|a| a == "kerberos")
+        };
+        let (refresher_name, refresher) = services
+            .iter()
+            .find(|(_, v)| named(v))
+            .map(|(k, v)| (s(k).to_owned(), v.clone()))
+            .expect("refresher");
+        let workers: Vec<(String, Value)> = services
+            .iter()
+            .filter(|(_, v)| !named(v))
+            .map(|(k, v)| (s(k).to_owned(), v.clone()))
+            .collect();
+        assert!(!workers.is_empty());
+        let volume_of = |svc: &Value, target: &str| {
+            seq(&svc["volumes"])
+                .into_iter()
+                .find(|m| s(&m["target"]) == target)
+        };
+        let env = |svc: &Value, k: &str| svc["environment"][k].as_str().map(str::to_owned);
+
+        // Keytab: a secret of the refresher only.
+        assert!(
+            !strings(&refresher["secrets"]).is_empty(),
+            "{refresher_name} gets the keytab secret"
+        );
+        assert!(
+            env(&refresher, "AIRFLOW__KERBEROS__KEYTAB")
+                .unwrap()
+                .starts_with("/run/secrets/")
+        );
+        let cache = env(&refresher, "KRB5CCNAME").expect("KRB5CCNAME");
+        let cache_dir = Path::new(cache.trim_start_matches("FILE:"))
+            .parent()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let rv = volume_of(&refresher, &cache_dir).expect("refresher mounts the cache volume");
+        assert!(!rv["read_only"].as_bool().unwrap_or(false));
+        assert!(env(&refresher, "KRB5_CONFIG").is_some());
+        let hc = strings(&refresher["healthcheck"]["test"]);
+        assert!(
+            hc.windows(3).any(|w| w == ["hangar", "kerberos", "check"]),
+            "healthcheck {hc:?}"
+        );
+
+        for (name, w) in &workers {
+            assert!(w.get("secrets").is_none(), "{name} must not get the keytab");
+            assert!(
+                !seq(&w["volumes"])
+                    .iter()
+                    .any(|m| s(&m["source"]).contains("keytab")),
+                "{name} must not mount the keytab"
+            );
+            let wv = volume_of(w, &cache_dir)
+                .unwrap_or_else(|| panic!("{name} mounts the cache volume"));
+            assert_eq!(
+                s(&wv["source"]),
+                s(&rv["source"]),
+                "{name} shares the refresher's volume"
+            );
+            assert_eq!(
+                wv["read_only"].as_bool(),
+                Some(true),
+                "{name} mounts the cache read-only"
+            );
+            assert_eq!(env(w, "KRB5CCNAME").as_deref(), Some(cache.as_str()));
+            assert!(env(w, "KRB5_CONFIG").is_some());
+            assert_eq!(
+                s(&w["depends_on"][refresher_name.as_str()]["condition"]),
+                "service_healthy",
+                "{name} waits for a valid ticket"
+            );
+        }
+        assert!(
+            doc["volumes"].get(s(&rv["source"])).is_some(),
+            "named volume declared"
+        );
+    }
+
+    #[test]
+    fn sidecar_dockerfile_has_the_named_target_and_no_shell() {
+        let text = std::fs::read_to_string(repo().join("deploy/sidecar/Dockerfile")).unwrap();
+        let stages: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+        assert!(
+            stages.last().unwrap().ends_with("AS kerberos-sidecar"),
+            "{stages:?}"
+        );
+        assert!(
+            stages.last().unwrap().starts_with("FROM scratch"),
+            "final stage starts empty"
+        );
+        assert!(!text.contains("<<"), "no heredocs (buildah 1.28)");
+    }
+}
