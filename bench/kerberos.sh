@@ -52,6 +52,7 @@ krb5kdc -n > "$W/kdc.stdout" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do ss -lnt | grep -q "127.0.0.1:$PORT " && break; sleep 0.1; done
 
+if [ "${SKIP_RUN:-0}" != 1 ]; then
 echo "== airflow $AIRFLOW_VERSION venv"
 VENV=${AIRFLOW_VENV:-}
 if [ -z "$VENV" ]; then
@@ -81,11 +82,13 @@ APID=$!; PIDS+=($APID)
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-hsum=0; asum=0; n=0; hbad=0; abad=0
+pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+hsum=0; asum=0; hpss=0; apss=0; n=0; hbad=0; abad=0
 for _ in $(seq "$DURATION"); do
   sleep 1
   h=$(rss $HPID); a=$(rss $APID)
   hsum=$((hsum + h)); asum=$((asum + a)); n=$((n + 1))
+  hpss=$((hpss + $(pss $HPID))); apss=$((apss + $(pss $APID)))
   klist -s -c "FILE:$W/hangar.ccache" || hbad=$((hbad + 1))
   klist -s -c "FILE:$W/airflow.ccache" || abad=$((abad + 1))
 done
@@ -99,9 +102,12 @@ printf '\n%-22s %14s %14s\n' "" "hangar" "airflow"
 printf '%-22s %14s %14s\n' "refresh cycles" "$hcycles" "$acycles"
 printf '%-22s %11s KB %11s KB\n' "average RSS" "$((hsum / n))" "$((asum / n))"
 printf '%-22s %11s KB %11s KB\n' "peak RSS (VmHWM)" "$hpeak" "$apeak"
+printf '%-22s %11s KB %11s KB\n' "average PSS" "$((hpss / n))" "$((apss / n))"
 printf '%-22s %12s s %12s s\n' "CPU (user+sys)" "$(echo "scale=2; $hcpu / $TCK" | bc)" "$(echo "scale=2; $acpu / $TCK" | bc)"
 printf '%-22s %14s %14s\n' "seconds without TGT" "$hbad" "$abad"
 echo "RSS ratio (average): $(echo "scale=1; $asum / $hsum" | bc)x"
+echo "(seconds without TGT: klist -s failures sampled once a second, including each tool's start-up)"
+fi
 
 if [ "${SKIP_IMAGE:-0}" = 1 ]; then exit 0; fi
 need buildah buildah

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cache::{self, CacheName, FileOps, RealFileOps, WriteOptions};
-use crate::krb5::{Context, ContextError, Keytab, Krb5Error, Principal};
+use crate::krb5::{Context, ContextError, Krb5Error};
 use crate::log::{Level, Logger, rfc3339};
 use crate::schedule::{self, Current, Method, Policy};
 use crate::settings::Settings;
@@ -55,35 +55,37 @@ pub fn run(opts: &RunOptions) -> Result<(), KerberosError> {
     }
     preflight_krb5_config()?;
     preflight_keytab(&s.keytab, &s.keytab_source)?;
-    let ctx = Context::new().map_err(|e| match e {
-        ContextError::Init { files, source } => KerberosError::Krb5Conf(format!(
-            "cannot use the Kerberos configuration ({files}): {}; fix the file's syntax (see krb5.conf(5)) or \
-             point KRB5_CONFIG at a valid one",
-            source.message
-        )),
-        load @ ContextError::Load { .. } => KerberosError::Load(load),
-    })?;
-    let principal = ctx
-        .parse_name(&s.principal)
-        .map_err(|e| KerberosError::BadPrincipal {
-            principal: s.principal.clone(),
-            source_name: "the principal setting".to_owned(),
-            message: e.message,
+    // Validate everything once at start (permanent errors exit here), then let go of the
+    // context: each refresh uses a fresh one, so krb5.conf changes are picked up and the
+    // preauth plugins libkrb5 loads for an exchange do not stay mapped while the refresher sleeps.
+    let principal_name = {
+        let ctx = Context::new().map_err(|e| match e {
+            ContextError::Init { files, source } => KerberosError::Krb5Conf(format!(
+                "cannot use the Kerberos configuration ({files}): {}; fix the file's syntax (see krb5.conf(5)) or \
+                 point KRB5_CONFIG at a valid one",
+                source.message
+            )),
+            load @ ContextError::Load { .. } => KerberosError::Load(load),
         })?;
-    let principal_name = principal.unparse().unwrap_or_else(|_| s.principal.clone());
-    let keytab = ctx.keytab(&s.keytab).map_err(|e| KerberosError::Kerberos {
-        kind: FailureKind::KeytabInvalid,
-        message: format!(
-            "cannot open the keytab {} ({}): {}",
-            s.keytab, s.keytab_source, e.message
-        ),
-    })?;
+        let principal = ctx
+            .parse_name(&s.principal)
+            .map_err(|e| KerberosError::BadPrincipal {
+                principal: s.principal.clone(),
+                source_name: "the principal setting".to_owned(),
+                message: e.message,
+            })?;
+        ctx.keytab(&s.keytab).map_err(|e| KerberosError::Kerberos {
+            kind: FailureKind::KeytabInvalid,
+            message: format!(
+                "cannot open the keytab {} ({}): {}",
+                s.keytab, s.keytab_source, e.message
+            ),
+        })?;
+        principal.unparse().unwrap_or_else(|_| s.principal.clone())
+    };
     let r = Refresher {
         opts,
-        ctx: &ctx,
-        principal: &principal,
         name: principal_name,
-        keytab: &keytab,
         ops: &RealFileOps,
     };
     r.run(&waiter)
@@ -134,10 +136,7 @@ fn preflight_keytab(name: &str, source_name: &str) -> Result<(), KerberosError> 
 
 struct Refresher<'a> {
     opts: &'a RunOptions,
-    ctx: &'a Context,
-    principal: &'a Principal<'a>,
     name: String,
-    keytab: &'a Keytab<'a>,
     ops: &'a dyn FileOps,
 }
 
@@ -182,13 +181,22 @@ impl Refresher<'_> {
 
     /// One refresh by `method`; on success the new TGT's state.
     fn attempt(&self, method: Method) -> Result<Current, Failure> {
-        let ctx = self.ctx;
+        let s = &self.opts.settings;
+        let ctx = Context::new().map_err(|e| Failure {
+            kind: FailureKind::Krb5Conf,
+            reason: e.to_string(),
+            cache_error: None,
+        })?;
+        let ctx = &ctx;
+        let principal = ctx
+            .parse_name(&s.principal)
+            .map_err(|e| Failure::from_krb5(&e))?;
         let fresh = match method {
-            Method::Keytab => {
-                ctx.init_from_keytab(self.principal, self.keytab, &self.opts.settings.init)
-            }
+            Method::Keytab => ctx
+                .keytab(&s.keytab)
+                .and_then(|keytab| ctx.init_from_keytab(&principal, &keytab, &s.init)),
             Method::Renew => ctx.ccache(&self.cache().krb5_name()).and_then(|current| {
-                let renewed = ctx.renew(self.principal, &current)?;
+                let renewed = ctx.renew(&principal, &current)?;
                 if !self.opts.write.strip_config {
                     // Keep libkrb5's cache configuration entries, which `kinit -R` would drop.
                     current.copy_config_into(&renewed)?;
@@ -210,7 +218,7 @@ impl Refresher<'_> {
         cache::write_cache(
             ctx,
             &fresh,
-            self.principal,
+            &principal,
             self.cache(),
             &self.opts.write,
             self.ops,
