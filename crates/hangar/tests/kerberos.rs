@@ -678,6 +678,39 @@ fn sigterm_and_exit_when_end_the_refresher_cleanly() {
     );
 }
 
+#[test]
+fn missing_libkrb5_is_a_clear_error_naming_the_package() {
+    // Hide libkrb5 in a private mount namespace: the binary still starts (it does not link
+    // libkrb5), and only the Kerberos command fails, naming the package to install.
+    hangar_testkit::require_program("unshare", "util-linux", &[]);
+    let lib = std::fs::canonicalize("/usr/lib/x86_64-linux-gnu/libkrb5.so.3")
+        .or_else(|_| std::fs::canonicalize("/usr/lib/aarch64-linux-gnu/libkrb5.so.3"))
+        .expect("libkrb5.so.3 is installed on the test machine (apt-get install -y libkrb5-3)");
+    let script = format!(
+        "mount --bind /dev/null {lib} && {h} --version && {h} kerberos -o -k /nonexistent.keytab2 x; echo rc=$?; \
+         {h} kerberos check --ccache /etc/hostname; echo rc=$?",
+        lib = lib.display(),
+        h = HANGAR
+    );
+    let keytab = tempfile::NamedTempFile::new().unwrap();
+    let script = script.replace("/nonexistent.keytab2", &keytab.path().display().to_string());
+    let out = Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.starts_with("hangar "),
+        "--version works without libkrb5: {stdout} {stderr}"
+    );
+    assert_eq!(stdout.matches("rc=3").count(), 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("libkrb5.so.3") && stderr.contains("apt-get install -y libkrb5-3"),
+        "{stderr}"
+    );
+}
+
 /// The shipped deployment examples keep the security properties they promise: the keytab reaches
 /// only the refresher, the ticket cache is shared and read-only in the worker, both see
 /// KRB5_CONFIG and KRB5CCNAME, and the refresher is probed with `hangar kerberos check`.
