@@ -10,9 +10,10 @@
 # obtains a ticket from the same KDC, and reports its uncompressed size.
 #
 # Needs (Debian 12, root): krb5-kdc krb5-admin-server krb5-user, python3-venv, buildah, podman,
-# runc, debootstrap (only when no local Debian base image exists).
+# runc, debootstrap (once, to make the Debian base in the bench's own storage).
 # Environment: DURATION, AIRFLOW_VERSION (3.3.2), AIRFLOW_VENV (reuse a venv), CARGO_TARGET_DIR,
-#              HANGAR_TEST_CACHE, SKIP_IMAGE=1, BASE_IMAGE (a local Debian bookworm image).
+#              HANGAR_TEST_CACHE, SKIP_RUN=1 (image only), SKIP_IMAGE=1,
+#              BENCH_STORAGE (buildah/podman storage root; default under the test cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -112,21 +113,22 @@ fi
 if [ "${SKIP_IMAGE:-0}" = 1 ]; then exit 0; fi
 need buildah buildah
 echo "== sidecar image"
-B="buildah --storage-driver vfs"
-BASE=${BASE_IMAGE:-}
-if [ -z "$BASE" ]; then
-  for c in localhost/debian-base:bookworm localhost/python-base:bookworm; do
-    $B images -q "$c" >/dev/null 2>&1 && [ -n "$($B images -q "$c" 2>/dev/null)" ] && BASE=$c && break
-  done
-fi
-if [ -z "$BASE" ]; then
+# A storage root of its own: no lock contention with other builds on the machine, and only the
+# cached Debian base (made once with debootstrap) plus this image live in it.
+STORE=${BENCH_STORAGE:-$CACHE/kerberos-bench-storage}
+RUNROOT=/run/hangar-krb-bench   # podman wants a short runroot path
+mkdir -p "$STORE/root" "$RUNROOT"
+B="buildah --storage-driver vfs --root $STORE/root --runroot $RUNROOT"
+BASE=localhost/debian-base:bookworm
+if [ -z "$($B images -q "$BASE" 2>/dev/null)" ]; then
   need debootstrap debootstrap
+  echo "making $BASE with debootstrap (once)"
   MIRROR=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  debootstrap --variant=minbase bookworm "$W/rootfs" "$MIRROR" >/dev/null
+  debootstrap --variant=minbase --include=libkrb5-3 bookworm "$W/rootfs" "$MIRROR" >/dev/null
   ctr=$($B from scratch); mnt=$($B mount "$ctr")
   cp -a "$W/rootfs/." "$mnt/"; $B umount "$ctr" >/dev/null
-  $B commit -q "$ctr" localhost/debian-base:bookworm >/dev/null; $B rm "$ctr" >/dev/null
-  BASE=localhost/debian-base:bookworm
+  $B commit -q "$ctr" "$BASE" >/dev/null; $B rm "$ctr" >/dev/null
+  rm -rf "$W/rootfs"
 fi
 mkdir -p "$W/ctx/target/release"
 cp "$HANGAR" "$W/ctx/target/release/hangar"
@@ -141,7 +143,7 @@ $B umount "$ctr" >/dev/null; $B rm "$ctr" >/dev/null
 chmod 644 "$W/airflow.keytab"; chmod 755 "$W"
 printf '[containers]\ndefault_ulimits = []\npids_limit = 0\n' > "$W/containers.conf"
 mkdir -p "$W/cc"; chown 50000:0 "$W/cc"
-CONTAINERS_CONF=$W/containers.conf podman --storage-driver vfs run --rm --runtime runc --network host \
+CONTAINERS_CONF=$W/containers.conf podman --storage-driver vfs --root "$STORE/root" --runroot "$RUNROOT" run --rm --runtime runc --network host \
   -v "$W/krb5.conf:/etc/krb5.conf:ro" -v "$W/airflow.keytab:/etc/airflow.keytab:ro" -v "$W/cc:/var/kerberos-ccache" \
   -e AIRFLOW__KERBEROS__INCLUDE_IP=false "$IMG" kerberos -o -k /etc/airflow.keytab "$PRINC" 2>&1 | tail -1
 klist -s -c "FILE:$W/cc/cache" && echo "image obtained a valid ticket: yes"
