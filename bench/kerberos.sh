@@ -75,6 +75,11 @@ echo "== running both refreshers for ${DURATION}s"
 AIRFLOW__KERBEROS__INCLUDE_IP=false "$HANGAR" kerberos "$PRINC" -k "$W/airflow.keytab" \
   --ccache "FILE:$W/hangar.ccache" 2> "$W/hangar.log" &
 HPID=$!; PIDS+=($HPID)
+# The same with libkrb5's SPAKE preauth plugin disabled (it loads OpenSSL's libcrypto).
+printf '[plugins]\n clpreauth = {\n  disable = spake\n }\n' > "$W/nospake.conf"
+KRB5_CONFIG="$W/krb5.conf:$W/nospake.conf" AIRFLOW__KERBEROS__INCLUDE_IP=false "$HANGAR" kerberos "$PRINC" \
+  -k "$W/airflow.keytab" --ccache "FILE:$W/hangar2.ccache" 2> "$W/hangar2.log" &
+NPID=$!; PIDS+=($NPID)
 AIRFLOW__KERBEROS__INCLUDE_IP=false AIRFLOW__KERBEROS__REINIT_FREQUENCY=20 \
   AIRFLOW__KERBEROS__CCACHE="$W/airflow.ccache" \
   "$VENV/bin/airflow" kerberos "$PRINC" -k "$W/airflow.keytab" > "$W/airflow.log" 2>&1 &
@@ -84,12 +89,13 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
-hsum=0; asum=0; hpss=0; apss=0; n=0; hbad=0; abad=0
+hsum=0; asum=0; nsum=0; hpss=0; apss=0; npss=0; n=0; hbad=0; abad=0
 for _ in $(seq "$DURATION"); do
   sleep 1
   h=$(rss $HPID); a=$(rss $APID)
   hsum=$((hsum + h)); asum=$((asum + a)); n=$((n + 1))
   hpss=$((hpss + $(pss $HPID))); apss=$((apss + $(pss $APID)))
+  nsum=$((nsum + $(rss $NPID))); npss=$((npss + $(pss $NPID)))
   klist -s -c "FILE:$W/hangar.ccache" || hbad=$((hbad + 1))
   klist -s -c "FILE:$W/airflow.ccache" || abad=$((abad + 1))
 done
@@ -104,9 +110,11 @@ printf '%-22s %14s %14s\n' "refresh cycles" "$hcycles" "$acycles"
 printf '%-22s %11s KB %11s KB\n' "average RSS" "$((hsum / n))" "$((asum / n))"
 printf '%-22s %11s KB %11s KB\n' "peak RSS (VmHWM)" "$hpeak" "$apeak"
 printf '%-22s %11s KB %11s KB\n' "average PSS" "$((hpss / n))" "$((apss / n))"
-printf '%-22s %12s s %12s s\n' "CPU (user+sys)" "$(echo "scale=2; $hcpu / $TCK" | bc)" "$(echo "scale=2; $acpu / $TCK" | bc)"
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+printf '%-22s %12s s %12s s\n' "CPU (user+sys)" "$(div "$hcpu" "$TCK")" "$(div "$acpu" "$TCK")"
 printf '%-22s %14s %14s\n' "seconds without TGT" "$hbad" "$abad"
-echo "RSS ratio (average): $(echo "scale=1; $asum / $hsum" | bc)x"
+echo "RSS ratio (average): $(div "$asum" "$hsum")x"
+echo "hangar with SPAKE preauth disabled in krb5.conf: average RSS $((nsum / n)) KB, PSS $((npss / n)) KB"
 echo "(seconds without TGT: klist -s failures sampled once a second, including each tool's start-up)"
 fi
 
@@ -147,5 +155,5 @@ CONTAINERS_CONF=$W/containers.conf podman --storage-driver vfs --root "$STORE/ro
   -v "$W/krb5.conf:/etc/krb5.conf:ro" -v "$W/airflow.keytab:/etc/airflow.keytab:ro" -v "$W/cc:/var/kerberos-ccache" \
   -e AIRFLOW__KERBEROS__INCLUDE_IP=false "$IMG" kerberos -o -k /etc/airflow.keytab "$PRINC" 2>&1 | tail -1
 klist -s -c "FILE:$W/cc/cache" && echo "image obtained a valid ticket: yes"
-echo "sidecar image size (uncompressed): $size bytes ($(echo "scale=1; $size / 1048576" | bc) MiB)"
+echo "sidecar image size (uncompressed): $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }') MiB)"
 $B rmi "$IMG" >/dev/null 2>&1 || true
