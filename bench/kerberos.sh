@@ -123,10 +123,10 @@ need buildah buildah
 echo "== sidecar image"
 # A storage root of its own: no lock contention with other builds on the machine, and only the
 # cached Debian base (made once with debootstrap) plus this image live in it.
-STORE=${BENCH_STORAGE:-$CACHE/kerberos-bench-storage}
-RUNROOT=/run/hangar-krb-bench   # podman wants a short runroot path
-mkdir -p "$STORE/root" "$RUNROOT"
-B="buildah --storage-driver vfs --root $STORE/root --runroot $RUNROOT"
+STORE=${BENCH_STORAGE:-$CACHE/kerberos-sidecar-storage}   # shared with the sidecar image test
+RUNROOT=/run/hangar-krb-test   # podman wants a short runroot path
+mkdir -p "$STORE" "$RUNROOT"
+B="buildah --storage-driver vfs --root $STORE --runroot $RUNROOT"
 BASE=localhost/debian-base:bookworm
 if [ -z "$($B images -q "$BASE" 2>/dev/null)" ]; then
   need debootstrap debootstrap
@@ -151,7 +151,7 @@ $B umount "$ctr" >/dev/null; $B rm "$ctr" >/dev/null
 chmod 644 "$W/airflow.keytab"; chmod 755 "$W"
 printf '[containers]\ndefault_ulimits = []\npids_limit = 0\n' > "$W/containers.conf"
 mkdir -p "$W/cc"; chown 50000:0 "$W/cc"
-CONTAINERS_CONF=$W/containers.conf podman --storage-driver vfs --root "$STORE/root" --runroot "$RUNROOT" run --rm --runtime runc --network host \
+CONTAINERS_CONF=$W/containers.conf podman --storage-driver vfs --root "$STORE" --runroot "$RUNROOT" run --rm --runtime runc --network host \
   -v "$W/krb5.conf:/etc/krb5.conf:ro" -v "$W/airflow.keytab:/etc/airflow.keytab:ro" -v "$W/cc:/var/kerberos-ccache" \
   -e AIRFLOW__KERBEROS__INCLUDE_IP=false "$IMG" kerberos -o -k /etc/airflow.keytab "$PRINC" 2>&1 | tail -1
 klist -s -c "FILE:$W/cc/cache" && echo "image obtained a valid ticket: yes"

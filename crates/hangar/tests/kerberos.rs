@@ -711,6 +711,216 @@ fn missing_libkrb5_is_a_clear_error_naming_the_package() {
     );
 }
 
+/// buildah/podman with a storage root of their own (cached between runs): no waiting on other
+/// builds' storage locks, and only a Debian base plus this test's image live in it.
+struct Store {
+    root: PathBuf,
+    runroot: PathBuf,
+}
+
+impl Store {
+    fn new() -> Store {
+        let root = hangar_testkit::cache_dir("kerberos-sidecar-storage");
+        let runroot = PathBuf::from("/run/hangar-krb-test"); // podman wants a short path
+        std::fs::create_dir_all(&runroot).unwrap();
+        Store { root, runroot }
+    }
+
+    fn tool(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.arg("--storage-driver")
+            .arg("vfs")
+            .arg("--root")
+            .arg(&self.root)
+            .arg("--runroot")
+            .arg(&self.runroot);
+        c
+    }
+
+    fn buildah(&self, args: &[&str]) -> String {
+        let out = self
+            .tool("buildah")
+            .args(args)
+            .output()
+            .expect("run buildah");
+        assert!(
+            out.status.success(),
+            "buildah {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// A Debian bookworm base with libkrb5-3, made once with debootstrap.
+    fn debian_base(&self) -> &'static str {
+        const BASE: &str = "localhost/debian-base:bookworm";
+        let listed = self
+            .tool("buildah")
+            .args(["images", "-q", BASE])
+            .output()
+            .unwrap();
+        if listed.status.success() && !listed.stdout.is_empty() {
+            return BASE;
+        }
+        let debootstrap =
+            hangar_testkit::require_program("debootstrap", "debootstrap", &["/usr/sbin"]);
+        let sources =
+            std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources").unwrap_or_default();
+        let mirror = sources
+            .lines()
+            .find_map(|l| l.strip_prefix("URIs:"))
+            .map_or("http://deb.debian.org/debian", str::trim)
+            .to_owned();
+        let rootfs = tempfile::tempdir().unwrap();
+        let out = Command::new(debootstrap)
+            .args(["--variant=minbase", "--include=libkrb5-3", "bookworm"])
+            .arg(rootfs.path())
+            .arg(&mirror)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "debootstrap: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ctr = self.buildah(&["from", "scratch"]);
+        let mnt = self.buildah(&["mount", &ctr]);
+        let cp = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", rootfs.path().display()))
+            .arg(&mnt)
+            .status();
+        assert!(cp.unwrap().success());
+        self.buildah(&["umount", &ctr]);
+        self.buildah(&["commit", "-q", &ctr, BASE]);
+        self.buildah(&["rm", &ctr]);
+        BASE
+    }
+}
+
+#[test]
+fn sidecar_image_obtains_a_ticket_as_uid_50000() {
+    hangar_testkit::require_program("buildah", "buildah", &[]);
+    hangar_testkit::require_program("podman", "podman runc", &[]);
+    let realm = Realm::new("30s", "10m");
+    let store = Store::new();
+    let base = store.debian_base();
+    // The build context holds the binary where the Dockerfile expects a release build.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(ctx.path().join("target/release")).unwrap();
+    std::fs::copy(HANGAR, ctx.path().join("target/release/hangar")).unwrap();
+    let image = format!(
+        "localhost/hangar-kerberos-sidecar:test-{}",
+        std::process::id()
+    );
+    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/sidecar/Dockerfile");
+    struct Rmi<'a>(&'a Store, &'a str);
+    impl Drop for Rmi<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.tool("buildah").args(["rmi", "-f", self.1]).output();
+        }
+    }
+    let out = store
+        .tool("buildah")
+        .args([
+            "bud",
+            "-q",
+            "--isolation",
+            "chroot",
+            "--pull-never",
+            "--target",
+            "kerberos-sidecar",
+        ])
+        .arg("--build-arg")
+        .arg(format!("BASE_IMAGE={base}"))
+        .arg("-f")
+        .arg(&dockerfile)
+        .args(["-t", &image])
+        .arg(ctx.path())
+        .output()
+        .unwrap();
+    let _cleanup = Rmi(&store, &image);
+    assert!(
+        out.status.success(),
+        "buildah bud: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Nothing but the refresher: no shell, no package manager.
+    let ctr = store.buildah(&["from", "-q", &image]);
+    let mnt = PathBuf::from(store.buildah(&["mount", &ctr]));
+    let has = |p: &str| mnt.join(p).exists();
+    assert!(has("usr/local/bin/hangar") && has("lib64/ld-linux-x86-64.so.2"));
+    assert!(!has("bin/sh") && !has("usr/bin/apt-get") && !has("usr/bin/python3"));
+    store.buildah(&["umount", &ctr]);
+    store.buildah(&["rm", &ctr]);
+
+    // Run it like the examples: krb5.conf and keytab read-only, the cache on a shared volume.
+    let keytab = realm.path("sidecar.keytab");
+    std::fs::copy(&realm.keytab, &keytab).unwrap();
+    std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ccdir = realm.path("ccache-volume");
+    std::fs::create_dir(&ccdir).unwrap();
+    std::os::unix::fs::chown(&ccdir, Some(50000), Some(0)).unwrap();
+    let conf = realm.path("containers.conf");
+    std::fs::write(
+        &conf,
+        "[containers]\ndefault_ulimits = []\npids_limit = 0\n",
+    )
+    .unwrap();
+    let podman = |args: &[&str]| {
+        let mut c = store.tool("podman");
+        c.env("CONTAINERS_CONF", &conf)
+            .args([
+                "run",
+                "--rm",
+                "--runtime",
+                "runc",
+                "--network",
+                "host",
+                "-v",
+            ])
+            .arg(format!(
+                "{}:/etc/krb5.conf:ro",
+                realm.kdc.krb5_config().display()
+            ))
+            .arg("-v")
+            .arg(format!("{}:/etc/airflow.keytab:ro", keytab.display()))
+            .arg("-v")
+            .arg(format!("{}:/var/kerberos-ccache", ccdir.display()))
+            .args([
+                "-e",
+                "AIRFLOW__KERBEROS__INCLUDE_IP=false",
+                "-e",
+                "AIRFLOW__KERBEROS__KEYTAB=/etc/airflow.keytab",
+            ])
+            .arg(&image)
+            .args(args);
+        c.output().unwrap()
+    };
+    let out = podman(&["kerberos", "--one-time", &realm.principal]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cache = ccdir.join("cache");
+    assert!(realm.klist_valid(&cache));
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().uid(),
+        50000,
+        "written by the image's user"
+    );
+    let out = podman(&["kerberos", "check", "--min-remaining", "10"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The shipped deployment examples keep the security properties they promise: the keytab reaches
 /// only the refresher, the ticket cache is shared and read-only in the worker, both see
 /// KRB5_CONFIG and KRB5CCNAME, and the refresher is probed with `hangar kerberos check`.
