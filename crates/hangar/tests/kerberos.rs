@@ -640,6 +640,18 @@ fn sigterm_and_exit_when_end_the_refresher_cleanly() {
     let cache = realm.path("ccache");
     let mut run = Running::spawn(realm.refresher(&cache));
     run.wait_for("event=ticket_refreshed", 1, Duration::from_secs(15));
+    // SIGHUP: an immediate refresh from the keytab, long before the ticket is due.
+    let pid = run.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    run.wait_for("event=refresh_requested", 1, Duration::from_secs(5));
+    let again = run.wait_for("event=ticket_refreshed", 2, Duration::from_secs(5));
+    assert_eq!(field(&again[1], "method"), Some("keytab"), "{again:?}");
     let status = run.terminate();
     assert_eq!(status.code(), Some(0));
     assert!(
@@ -990,18 +1002,8 @@ mod deploy {
             .filter(|v| v.get("secret").is_some())
             .map(|v| s(&v["name"]).to_owned())
             .collect();
-        let ccache_volumes: Vec<String> = volumes
-            .iter()
-            .filter(|v| v.get("emptyDir").is_some())
-            .map(|v| s(&v["name"]).to_owned())
-            .collect();
         assert_eq!(keytab_volumes.len(), 1, "{file}: one keytab Secret volume");
-        assert_eq!(
-            ccache_volumes.len(),
-            1,
-            "{file}: one emptyDir for the ticket cache"
-        );
-        let (keytab, ccache) = (&keytab_volumes[0], &ccache_volumes[0]);
+        let keytab = &keytab_volumes[0];
 
         let init = seq(&spec["initContainers"]);
         let main = seq(&spec["containers"]);
@@ -1010,6 +1012,29 @@ mod deploy {
         let workers: Vec<&Value> = main.iter().filter(|c| !is_refresher(c)).collect();
         assert!(!workers.is_empty(), "{file}: a worker container");
         assert!(!refreshers.is_empty(), "{file}: a refresher container");
+
+        // The cache volume: where the refresher's KRB5CCNAME lives; it must be an emptyDir.
+        let volume_at = |c: &Value, dir: &str| {
+            seq(&c["volumeMounts"])
+                .iter()
+                .find(|m| s(&m["mountPath"]) == dir)
+                .map(|m| s(&m["name"]).to_owned())
+        };
+        let cache_var = env_of(refreshers[0])
+            .into_iter()
+            .find(|(k, _)| k == "KRB5CCNAME")
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("{file}: the refresher sets KRB5CCNAME"));
+        let cache_dir = Path::new(cache_var.trim_start_matches("FILE:"))
+            .parent()
+            .unwrap();
+        let ccache = &volume_at(refreshers[0], cache_dir.to_str().unwrap())
+            .unwrap_or_else(|| panic!("{file}: the refresher mounts a volume at {cache_dir:?}"));
+        let ccache_volume = volumes.iter().find(|v| s(&v["name"]) == ccache).unwrap();
+        assert!(
+            ccache_volume.get("emptyDir").is_some(),
+            "{file}: the cache is an emptyDir"
+        );
 
         let mut ccache_path = None;
         for c in &all {
@@ -1077,6 +1102,32 @@ mod deploy {
                 "{file}: probe {p:?}"
             );
         }
+        // --exit-when: the file is on a volume the refresher shares with a worker that can write it.
+        let argv = strings(&long_running[0]["command"]);
+        if let Some(i) = argv.iter().position(|a| a == "--exit-when") {
+            let flag = Path::new(&argv[i + 1]);
+            let dir = flag.parent().unwrap().to_str().unwrap();
+            let vol = volume_at(long_running[0], dir).unwrap_or_else(|| {
+                panic!("{file}: the refresher mounts the --exit-when directory")
+            });
+            assert!(
+                workers
+                    .iter()
+                    .any(|w| seq(&w["volumeMounts"]).iter().any(|m| {
+                        s(&m["name"]) == vol && !m["readOnly"].as_bool().unwrap_or(false)
+                    })),
+                "{file}: a worker can create {}",
+                flag.display()
+            );
+            let script = workers
+                .iter()
+                .flat_map(|w| strings(&w["command"]))
+                .collect::<String>();
+            assert!(
+                script.contains(&format!("touch {}", flag.display())),
+                "{file}: {script}"
+            );
+        }
         if native_sidecar {
             let sidecar = init
                 .iter()
@@ -1104,6 +1155,26 @@ mod deploy {
             assert_eq!(deployments.len(), 1, "{file}: one Deployment");
             check_pod_spec(file, &deployments[0]["spec"]["template"]["spec"], native);
         }
+        // KubernetesExecutor pod template: classic sidecar ended through --exit-when.
+        let file = "pod-template-file.yaml";
+        let pod = load_all(&repo().join("deploy/kubernetes").join(file)).remove(0);
+        assert_eq!(s(&pod["kind"]), "Pod");
+        assert_eq!(s(&pod["spec"]["restartPolicy"]), "Never");
+        assert!(
+            seq(&pod["spec"]["containers"])
+                .iter()
+                .any(|c| s(&c["name"]) == "base"),
+            "{file}: Airflow fills the container named base"
+        );
+        check_pod_spec(file, &pod["spec"], false);
+        let sidecar = seq(&pod["spec"]["containers"])
+            .into_iter()
+            .find(is_refresher)
+            .unwrap();
+        assert!(
+            strings(&sidecar["command"]).contains(&"--exit-when".to_owned()),
+            "{file}"
+        );
         let cm = load_all(&repo().join("deploy/kubernetes/krb5-config.yaml"));
         assert_eq!(s(&cm[0]["kind"]), "ConfigMap");
         assert!(s(&cm[0]["data"]["krb5.conf"]).contains("[realms]"));
