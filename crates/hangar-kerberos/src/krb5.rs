@@ -602,3 +602,57 @@ pub fn config_files_description() -> String {
         _ => "/etc/krb5.conf (KRB5_CONFIG is not set)".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        Context::new()
+            .unwrap_or_else(|e| panic!("{e} (the tests need: apt-get install -y libkrb5-3)"))
+    }
+
+    #[test]
+    fn principals_parse_and_unparse() {
+        let ctx = ctx();
+        let p = ctx
+            .parse_name("airflow/worker.example.test@EXAMPLE.TEST")
+            .unwrap();
+        assert_eq!(
+            p.unparse().unwrap(),
+            "airflow/worker.example.test@EXAMPLE.TEST"
+        );
+        assert_eq!(p.realm(), "EXAMPLE.TEST");
+        let err = ctx
+            .parse_name("a@B@C")
+            .err()
+            .expect("two realms do not parse");
+        assert_eq!(err.call, "krb5_parse_name");
+        assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn memory_caches_hold_their_principal_and_no_credentials() {
+        let ctx = ctx();
+        let p = ctx.parse_name("someone@EXAMPLE.TEST").unwrap();
+        let mem = ctx.memory_ccache().unwrap();
+        assert_eq!(mem.cache_type(), "MEMORY");
+        mem.initialize(&p).unwrap();
+        assert_eq!(
+            mem.principal().unwrap().unparse().unwrap(),
+            "someone@EXAMPLE.TEST"
+        );
+        assert!(mem.credentials().unwrap().is_empty());
+        let other = ctx.memory_ccache().unwrap();
+        other.initialize(&p).unwrap();
+        assert_eq!(mem.copy_into(&other, true).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_missing_file_cache_is_an_error_with_the_file_name() {
+        let ctx = ctx();
+        let cc = ctx.ccache("FILE:/nonexistent/dir/cache").unwrap();
+        let err = cc.credentials().unwrap_err();
+        assert!(err.message.contains("/nonexistent/dir/cache"), "{err}");
+    }
+}
