@@ -635,6 +635,41 @@ fn unreachable_kdc_fails_one_time_but_daemon_retries_until_it_returns() {
 }
 
 #[test]
+fn address_bound_tickets_are_refreshed_from_the_keytab_when_renewal_is_refused() {
+    // Airflow's default include_ip=True binds tickets to the host's addresses; the KDC, reached
+    // over loopback, refuses to renew them ("Incorrect net address"), which ends `airflow
+    // kerberos`. hangar falls back to the keytab without a warning.
+    let realm = Realm::new("20s", "10m");
+    let cache = realm.path("ccache");
+    let mut cmd = realm.refresher(&cache);
+    cmd.env_remove("AIRFLOW__KERBEROS__INCLUDE_IP")
+        .arg("--verbose");
+    let mut run = Running::spawn(cmd);
+    run.wait_for("event=ticket_refreshed", 1, Duration::from_secs(15));
+    let listing = String::from_utf8_lossy(&realm.klist(&["-a"], &cache).stdout).into_owned();
+    let bound = !listing.contains("Addresses: (none)");
+    let refreshed = run.wait_for("event=ticket_refreshed", 2, Duration::from_secs(25));
+    assert!(realm.klist_valid(&cache));
+    if bound {
+        assert!(
+            run.count("reason=\"Incorrect net address\"") >= 1,
+            "{:#?}",
+            run.lines()
+        );
+        assert_eq!(
+            field(&refreshed[1], "method"),
+            Some("keytab"),
+            "{refreshed:?}"
+        );
+    } else {
+        // A host with loopback only: the ticket carries no address and renews normally.
+        assert_eq!(field(&refreshed[1], "method"), Some("renew"), "{listing}");
+    }
+    assert_eq!(run.count("level=warn"), 0, "{:#?}", run.lines());
+    assert!(run.terminate().success());
+}
+
+#[test]
 fn sigterm_and_exit_when_end_the_refresher_cleanly() {
     let realm = Realm::new("30s", "10m");
     let cache = realm.path("ccache");
