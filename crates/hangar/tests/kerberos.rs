@@ -459,6 +459,81 @@ fn one_time_mode_flags_and_check_exit_codes() {
         listing.contains("Addresses: (none)"),
         "addressless: {listing}"
     );
+
+    // Other cache types are written in place (no owner/mode options for them).
+    let dir = realm.path("dircc");
+    std::fs::create_dir(&dir).unwrap();
+    let dir_cache = format!("DIR:{}", dir.display());
+    let mut c = realm.hangar();
+    c.arg(&realm.principal)
+        .arg("-k")
+        .arg(&realm.keytab)
+        .args(["-o", "--ccache", &dir_cache]);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = Command::new("klist")
+        .env("KRB5_CONFIG", realm.kdc.krb5_config())
+        .args(["-s", "-c", &dir_cache])
+        .status()
+        .unwrap();
+    assert!(listed.success(), "klist -s -c {dir_cache}");
+    let out = realm
+        .hangar()
+        .args(["check", "--ccache", &dir_cache])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = realm.hangar();
+    c.arg(&realm.principal).arg("-k").arg(&realm.keytab);
+    c.args(["-o", "--cache-mode", "640", "--ccache", &dir_cache]);
+    let out = c.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need a FILE: cache"));
+
+    // Everything from airflow.cfg in AIRFLOW_HOME, no arguments (like the chart's init container).
+    let from_cfg = realm.path("from-cfg");
+    std::fs::write(
+        realm.path("airflow.cfg"),
+        format!(
+            "[kerberos]\nprincipal = {}\nkeytab = {}\nccache = FILE:{}\ninclude_ip = False\n",
+            realm.principal,
+            realm.keytab.display(),
+            from_cfg.display()
+        ),
+    )
+    .unwrap();
+    let out = realm
+        .hangar()
+        .arg("-o")
+        .env_remove("AIRFLOW__KERBEROS__INCLUDE_IP")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(realm.klist_valid(&from_cfg));
+    let ok = realm.hangar().arg("check").output().unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "check reads [kerberos] ccache too"
+    );
 }
 
 /// A version 4 ccache holding only a default principal.
