@@ -177,7 +177,7 @@ pub fn write_cache(
             if let Err(e) = fill() {
                 let _ = ops.remove(&tmp);
                 return Err(CacheError::Krb5 {
-                    path: tmp.display().to_string(),
+                    path: format!("{} (temporary file {})", path.display(), tmp.display()),
                     source: e,
                 });
             }
