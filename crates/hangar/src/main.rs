@@ -57,7 +57,9 @@ fn main() -> ExitCode {
 
 /// True when the binary was started under the name `entrypoint` (e.g. `/entrypoint`).
 fn invoked_as_entrypoint(argv0: &OsString) -> bool {
-    Path::new(argv0).file_name().is_some_and(|name| name == "entrypoint")
+    Path::new(argv0)
+        .file_name()
+        .is_some_and(|name| name == "entrypoint")
 }
 
 /// Turns a command's result into the process exit code; errors go to stderr with their causes.
@@ -82,7 +84,9 @@ mod tests {
     fn multicall_name_is_recognised() {
         assert!(invoked_as_entrypoint(&OsString::from("/entrypoint")));
         assert!(invoked_as_entrypoint(&OsString::from("entrypoint")));
-        assert!(!invoked_as_entrypoint(&OsString::from("/usr/local/bin/hangar")));
+        assert!(!invoked_as_entrypoint(&OsString::from(
+            "/usr/local/bin/hangar"
+        )));
         assert!(!invoked_as_entrypoint(&OsString::from("/entrypoint.sh")));
     }
 
