@@ -39,7 +39,10 @@ mod tests {
         let c = SpecCatalogue;
         assert_eq!(c.status("AIRFLOW_VERSION"), Some(ArgStatus::Current));
         assert!(matches!(c.status("AIRFLOW_WWW"), Some(ArgStatus::NoOp(_))));
-        assert!(matches!(c.status("AIRFLOW_INSTALL_VERSION"), Some(ArgStatus::Legacy(_))));
+        assert!(matches!(
+            c.status("AIRFLOW_INSTALL_VERSION"),
+            Some(ArgStatus::Legacy(_))
+        ));
         assert_eq!(c.status("NOT_AN_ARG"), None);
         assert!(c.validate("AIRFLOW_EXTRAS", "postgres,celery").is_ok());
         let err = c.validate("AIRFLOW_EXTRAS", "postgres;rm -rf").unwrap_err();

@@ -39,7 +39,9 @@ pub struct ContextPlan {
 /// Errors assembling the context.
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
-    #[error("cannot create a temporary build context (set TMPDIR to a writable directory with free space): {0}")]
+    #[error(
+        "cannot create a temporary build context (set TMPDIR to a writable directory with free space): {0}"
+    )]
     TempDir(#[source] io::Error),
     #[error("cannot copy {from} into the build context at {to}: {source}")]
     Copy {
@@ -54,7 +56,9 @@ pub enum ContextError {
         #[source]
         source: io::Error,
     },
-    #[error("{path} is neither a file nor a directory (sockets, devices and fifos cannot go into a build context)")]
+    #[error(
+        "{path} is neither a file nor a directory (sockets, devices and fifos cannot go into a build context)"
+    )]
     Special { path: PathBuf },
 }
 
@@ -97,9 +101,11 @@ pub fn assemble(plan: &ContextPlan, hangar_exe: &Path) -> Result<Assembled, Cont
     let dockerfile = context.join("Dockerfile");
     match &plan.dockerfile {
         DockerfileSource::Embedded => {
-            fs::write(&dockerfile, embedded_dockerfile()).map_err(|source| ContextError::Write {
-                path: dockerfile.clone(),
-                source,
+            fs::write(&dockerfile, embedded_dockerfile()).map_err(|source| {
+                ContextError::Write {
+                    path: dockerfile.clone(),
+                    source,
+                }
             })?;
         }
         DockerfileSource::File(src) => copy_file(src, &dockerfile)?,
@@ -118,7 +124,9 @@ pub fn assemble(plan: &ContextPlan, hangar_exe: &Path) -> Result<Assembled, Cont
         copy_tree(src, &files)?;
     }
     for f in &plan.extra_context_files {
-        let name = f.file_name().map_or_else(|| "file".into(), ToOwned::to_owned);
+        let name = f
+            .file_name()
+            .map_or_else(|| "file".into(), ToOwned::to_owned);
         copy_file(f, &files.join(name))?;
     }
     if let Some(src) = &plan.airflow_sources {
@@ -127,7 +135,9 @@ pub fn assemble(plan: &ContextPlan, hangar_exe: &Path) -> Result<Assembled, Cont
         if src.is_dir() {
             copy_tree(src, &to)?;
         } else {
-            let name = src.file_name().map_or_else(|| "airflow".into(), ToOwned::to_owned);
+            let name = src
+                .file_name()
+                .map_or_else(|| "airflow".into(), ToOwned::to_owned);
             copy_file(src, &to.join(name))?;
         }
     }
@@ -149,11 +159,13 @@ fn create_dir(path: &Path) -> Result<(), ContextError> {
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<(), ContextError> {
-    fs::copy(from, to).map(drop).map_err(|source| ContextError::Copy {
-        from: from.to_path_buf(),
-        to: to.to_path_buf(),
-        source,
-    })
+    fs::copy(from, to)
+        .map(drop)
+        .map_err(|source| ContextError::Copy {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            source,
+        })
 }
 
 /// Copies the contents of `from` into the existing directory `to`, following symbolic links
@@ -226,7 +238,12 @@ mod tests {
             b"wheel"
         );
         let link = c.join("docker-context-files/link.txt");
-        assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            !fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(fs::read(link).unwrap(), b"rich\n");
         assert!(c.join("docker-context-files/constraints.txt").is_file());
         assert!(c.join("airflow-sources/pyproject.toml").is_file());

@@ -142,7 +142,11 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
                 push("--storage-driver");
                 push(driver);
             }
-            push(if inv.engine == Engine::Buildah { "bud" } else { "build" });
+            push(if inv.engine == Engine::Buildah {
+                "bud"
+            } else {
+                "build"
+            });
             push("--layers");
             push("--format");
             push(inv.format.as_str());
@@ -354,10 +358,18 @@ mod tests {
 
     #[test]
     fn shell_line_quotes_what_needs_it() {
-        let a: Vec<OsString> = ["buildah", "--build-arg", "X=a b", "--build-arg", "Y=it's", "-t", "a/b:1"]
-            .iter()
-            .map(OsString::from)
-            .collect();
+        let a: Vec<OsString> = [
+            "buildah",
+            "--build-arg",
+            "X=a b",
+            "--build-arg",
+            "Y=it's",
+            "-t",
+            "a/b:1",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
         assert_eq!(
             shell_line(&a),
             r"buildah --build-arg 'X=a b' --build-arg 'Y=it'\''s' -t a/b:1"
@@ -400,7 +412,11 @@ mod tests {
         assert_eq!(detect(&only_buildah).unwrap(), Engine::Buildah);
         assert_eq!(
             only_buildah.calls.borrow().as_slice(),
-            ["docker buildx version", "podman --version", "buildah --version"]
+            [
+                "docker buildx version",
+                "podman --version",
+                "buildah --version"
+            ]
         );
 
         let none = FakeProbe {

@@ -68,7 +68,9 @@ impl<T> Combine for Option<T> {
 /// Errors reading options from the environment or a configuration file.
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
-    #[error("cannot read the configuration file {path}: {source}. Check the path given with --config or HANGAR_CONFIG")]
+    #[error(
+        "cannot read the configuration file {path}: {source}. Check the path given with --config or HANGAR_CONFIG"
+    )]
     ReadFile {
         path: PathBuf,
         #[source]
@@ -235,7 +237,11 @@ impl RebaseFromFile for ImageFormat {
 }
 impl RebaseFromFile for PathBuf {
     fn rebase(self, dir: &Path) -> Self {
-        if self.is_absolute() { self } else { dir.join(self) }
+        if self.is_absolute() {
+            self
+        } else {
+            dir.join(self)
+        }
     }
 }
 
@@ -503,7 +509,11 @@ pub fn parse_file(text: &str, path: &Path) -> Result<RawOptions, OptionsError> {
 
 /// Combines the three layers: flags over environment over file.
 #[must_use]
-pub fn layered(flags: RawOptions, env: RawOptions, file: Option<(RawOptions, &Path)>) -> BuildOptions {
+pub fn layered(
+    flags: RawOptions,
+    env: RawOptions,
+    file: Option<(RawOptions, &Path)>,
+) -> BuildOptions {
     let file = file
         .map(|(raw, path)| raw.into_layer(Layer::File, Some(path)))
         .unwrap_or_default();
@@ -545,7 +555,11 @@ mod tests {
         let target = o.target.unwrap();
         assert_eq!(target.value, "main");
         assert_eq!(target.origin.to_string(), "`target` in /cfg/hangar.toml");
-        let args: Vec<_> = o.build_args.iter().map(|(k, v)| (k.as_str(), v.value.as_str())).collect();
+        let args: Vec<_> = o
+            .build_args
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.value.as_str()))
+            .collect();
         assert_eq!(args, [("A", "file"), ("B", "env"), ("C", "flag")]);
     }
 
@@ -564,8 +578,15 @@ mod tests {
             Path::new("/proj/hangar.toml"),
         )
         .unwrap();
-        let o = layered(RawOptions::default(), RawOptions::default(), Some((file, Path::new("/proj/hangar.toml"))));
-        assert_eq!(o.ca_bundle.unwrap().value, PathBuf::from("/proj/certs/ca.pem"));
+        let o = layered(
+            RawOptions::default(),
+            RawOptions::default(),
+            Some((file, Path::new("/proj/hangar.toml"))),
+        );
+        assert_eq!(
+            o.ca_bundle.unwrap().value,
+            PathBuf::from("/proj/certs/ca.pem")
+        );
         assert_eq!(o.context_files.unwrap().value, PathBuf::from("/abs/files"));
     }
 
@@ -573,7 +594,10 @@ mod tests {
     fn bad_env_value_names_the_variable() {
         let err = RawOptions::from_env([("HANGAR_ENGINE", "kaniko")]).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("HANGAR_ENGINE") && msg.contains("kaniko") && msg.contains("buildah"), "{msg}");
+        assert!(
+            msg.contains("HANGAR_ENGINE") && msg.contains("kaniko") && msg.contains("buildah"),
+            "{msg}"
+        );
         let err = RawOptions::from_env([("HANGAR_DISABLE_PIP_CACHE", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("HANGAR_DISABLE_PIP_CACHE"));
     }
@@ -593,7 +617,10 @@ mod tests {
 
     #[test]
     fn build_arg_syntax() {
-        assert_eq!(parse_build_arg("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert_eq!(
+            parse_build_arg("A=b=c").unwrap(),
+            ("A".into(), "b=c".into())
+        );
         assert_eq!(parse_build_arg("A=").unwrap(), ("A".into(), String::new()));
         assert!(parse_build_arg("A").unwrap_err().contains("NAME=VALUE"));
         assert!(parse_build_arg("1A=x").is_err());

@@ -93,14 +93,13 @@ pub enum ResolveError {
         reason: String,
     },
     #[error(
-        "build arg {name} is set to {a_value:?} by {a} and to {b_value:?} by {b}; remove one of them"
+        "build arg {name} is set to {:?} by {} and to {:?} by {}; remove one of them",
+        .sides.1, .sides.0, .sides.3, .sides.2
     )]
     ArgConflict {
         name: String,
-        a: Origin,
-        a_value: String,
-        b: Origin,
-        b_value: String,
+        /// Origin and value of each side.
+        sides: Box<(Origin, String, Origin, String)>,
     },
 }
 
@@ -173,14 +172,16 @@ pub fn resolve(
     let mut airflow_sources = None;
 
     if let Some(p) = &o.python {
-        let ok = p
-            .value
-            .split_once('.')
-            .is_some_and(|(a, b)| {
-                !a.is_empty() && !b.is_empty() && (a.chars().chain(b.chars())).all(|c| c.is_ascii_digit())
-            });
+        let ok = p.value.split_once('.').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && (a.chars().chain(b.chars())).all(|c| c.is_ascii_digit())
+        });
         if !ok {
-            return Err(invalid(p, "expected a Python version MAJOR.MINOR, e.g. 3.12"));
+            return Err(invalid(
+                p,
+                "expected a Python version MAJOR.MINOR, e.g. 3.12",
+            ));
         }
         d.set("PYTHON_MAJOR_MINOR_VERSION", &p.value, &p.origin);
         if o.python_base_image.is_none() {
@@ -193,7 +194,10 @@ pub fn resolve(
     }
     if let Some(b) = &o.python_base_image {
         if b.value.trim().is_empty() || b.value.contains(char::is_whitespace) {
-            return Err(invalid(b, "expected an image name such as python:3.12-slim-bookworm"));
+            return Err(invalid(
+                b,
+                "expected an image name such as python:3.12-slim-bookworm",
+            ));
         }
         d.set("PYTHON_BASE_IMAGE", &b.value, &b.origin);
     }
@@ -240,9 +244,17 @@ pub fn resolve(
         match version_like(&r.value) {
             Some(v) => {
                 d.set("AIRFLOW_VERSION", v, &r.origin);
-                d.set("AIRFLOW_CONSTRAINTS_REFERENCE", format!("constraints-{v}"), &r.origin);
+                d.set(
+                    "AIRFLOW_CONSTRAINTS_REFERENCE",
+                    format!("constraints-{v}"),
+                    &r.origin,
+                );
             }
-            None => d.set("AIRFLOW_CONSTRAINTS_REFERENCE", "constraints-main", &r.origin),
+            None => d.set(
+                "AIRFLOW_CONSTRAINTS_REFERENCE",
+                "constraints-main",
+                &r.origin,
+            ),
         }
     }
     if let Some(s) = &o.airflow_sources {
@@ -266,8 +278,12 @@ pub fn resolve(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                if !(name.ends_with(".whl") || name.ends_with(".tar.gz") || name.ends_with(".zip")) {
-                    return Err(invalid(s, "expected a .whl, .tar.gz or .zip distribution of apache-airflow"));
+                if !(name.ends_with(".whl") || name.ends_with(".tar.gz") || name.ends_with(".zip"))
+                {
+                    return Err(invalid(
+                        s,
+                        "expected a .whl, .tar.gz or .zip distribution of apache-airflow",
+                    ));
                 }
                 d.set(
                     "AIRFLOW_INSTALLATION_METHOD",
@@ -286,7 +302,10 @@ pub fn resolve(
         (&o.additional_extras, "ADDITIONAL_AIRFLOW_EXTRAS"),
         (&o.additional_python_deps, "ADDITIONAL_PYTHON_DEPS"),
         (&o.additional_dev_apt_deps, "ADDITIONAL_DEV_APT_DEPS"),
-        (&o.additional_runtime_apt_deps, "ADDITIONAL_RUNTIME_APT_DEPS"),
+        (
+            &o.additional_runtime_apt_deps,
+            "ADDITIONAL_RUNTIME_APT_DEPS",
+        ),
         (&o.dev_apt_command, "DEV_APT_COMMAND"),
         (&o.runtime_apt_command, "RUNTIME_APT_COMMAND"),
     ];
@@ -296,7 +315,11 @@ pub fn resolve(
         }
     }
     if let Some(b) = &o.disable_mysql_client_installation {
-        d.set("INSTALL_MYSQL_CLIENT", if b.value { "false" } else { "true" }, &b.origin);
+        d.set(
+            "INSTALL_MYSQL_CLIENT",
+            if b.value { "false" } else { "true" },
+            &b.origin,
+        );
     }
     if let Some(b) = &o.disable_pip_cache {
         d.set(
@@ -334,7 +357,8 @@ pub fn resolve(
     }
     if let Some(c) = &o.constraints_location {
         let v = c.value.as_str();
-        let value = if v == "none" || is_url(v) || v.starts_with(&format!("/{CONTEXT_FILES_DIR}/")) {
+        let value = if v == "none" || is_url(v) || v.starts_with(&format!("/{CONTEXT_FILES_DIR}/"))
+        {
             v.to_owned()
         } else {
             let p = Path::new(v);
@@ -346,7 +370,10 @@ pub fn resolve(
                 ));
             }
             extra_context_files.push(p.to_path_buf());
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             format!("/{CONTEXT_FILES_DIR}/{name}")
         };
         d.set("AIRFLOW_CONSTRAINTS_LOCATION", value, &c.origin);
@@ -358,7 +385,8 @@ pub fn resolve(
         d.set("DOCKER_CONTEXT_FILES", CONTEXT_FILES_DIR, &c.origin);
     }
 
-    let binary_origin = Origin::Derived("hangar (its own binary is in the build context)".into());
+    let binary_origin =
+        Origin::Derived("set by hangar: its own binary is in the build context".into());
     d.set("HANGAR_BINARY_SOURCE", "context", &binary_origin);
 
     // Merge the pass-through build args.
@@ -370,10 +398,12 @@ pub fn resolve(
                 if gr == dr {
                     return Err(ResolveError::ArgConflict {
                         name: name.clone(),
-                        a: derived.origin.clone(),
-                        a_value: derived.value.clone(),
-                        b: given.origin.clone(),
-                        b_value: given.value.clone(),
+                        sides: Box::new((
+                            derived.origin.clone(),
+                            derived.value.clone(),
+                            given.origin.clone(),
+                            given.value.clone(),
+                        )),
                     });
                 }
                 if gr > dr {
@@ -432,12 +462,16 @@ pub fn resolve(
         (&o.netrc, SECRET_NETRC),
     ] {
         let Some(p) = opt else { continue };
-        let text = std::fs::read(&p.value)
-            .map_err(|e| invalid_path(p, format!("cannot read it: {e}")))?;
+        let text =
+            std::fs::read(&p.value).map_err(|e| invalid_path(p, format!("cannot read it: {e}")))?;
         if text.is_empty() {
             return Err(invalid_path(p, "the file is empty"));
         }
-        if id == SECRET_CA && !text.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        if id == SECRET_CA
+            && !text
+                .windows(27)
+                .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
             return Err(invalid_path(
                 p,
                 "no PEM certificate in it; give a CA bundle such as /etc/ssl/certs/ca-certificates.crt",
@@ -457,7 +491,10 @@ pub fn resolve(
         None => DockerfileSource::Embedded,
         Some(f) => {
             if !f.value.is_file() {
-                return Err(invalid_path(f, "no such file; give the path of a Dockerfile"));
+                return Err(invalid_path(
+                    f,
+                    "no such file; give the path of a Dockerfile",
+                ));
             }
             DockerfileSource::File(f.value.clone())
         }
@@ -466,7 +503,10 @@ pub fn resolve(
     let tags = o.tag.as_ref().map(|t| t.value.clone()).unwrap_or_default();
     for t in &tags {
         if t.is_empty() || t.contains(char::is_whitespace) {
-            let origin = o.tag.as_ref().map_or(Origin::Flag("--tag".into()), |s| s.origin.clone());
+            let origin = o
+                .tag
+                .as_ref()
+                .map_or(Origin::Flag("--tag".into()), |s| s.origin.clone());
             return Err(ResolveError::Invalid {
                 origin,
                 value: t.clone(),
@@ -478,7 +518,7 @@ pub fn resolve(
     Ok(Plan {
         engine: o.engine.clone().unwrap_or(Sourced {
             value: EngineChoice::Auto,
-            origin: Origin::Derived("default".into()),
+            origin: Origin::Derived("default: auto-detected".into()),
         }),
         build_args: args,
         secrets,
@@ -488,7 +528,11 @@ pub fn resolve(
         storage_driver: o.storage_driver.as_ref().map(|s| s.value.clone()),
         isolation: env.buildah_isolation.clone().filter(|s| !s.is_empty()),
         timestamp: env.source_date_epoch.clone().filter(|s| !s.is_empty()),
-        engine_args: o.engine_arg.as_ref().map(|e| e.value.clone()).unwrap_or_default(),
+        engine_args: o
+            .engine_arg
+            .as_ref()
+            .map(|e| e.value.clone())
+            .unwrap_or_default(),
         progress: o.progress.as_ref().map_or(ProgressMode::Auto, |p| p.value),
         context: ContextPlan {
             dockerfile,
@@ -517,7 +561,13 @@ fn contains_wheel(dir: &Path) -> bool {
 impl Plan {
     /// The engine invocation for this plan with the given context paths.
     #[must_use]
-    pub fn invocation(&self, engine: Engine, dockerfile: &Path, context: &Path, iidfile: &Path) -> Invocation {
+    pub fn invocation(
+        &self,
+        engine: Engine,
+        dockerfile: &Path,
+        context: &Path,
+        iidfile: &Path,
+    ) -> Invocation {
         Invocation {
             engine,
             build_args: self
@@ -644,13 +694,28 @@ mod tests {
             ..RawOptions::default()
         });
         let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
-        assert_eq!(arg(&p, "PYTHON_MAJOR_MINOR_VERSION").as_deref(), Some("3.11"));
-        assert_eq!(arg(&p, "PYTHON_BASE_IMAGE").as_deref(), Some("python:3.11-slim-bookworm"));
+        assert_eq!(
+            arg(&p, "PYTHON_MAJOR_MINOR_VERSION").as_deref(),
+            Some("3.11")
+        );
+        assert_eq!(
+            arg(&p, "PYTHON_BASE_IMAGE").as_deref(),
+            Some("python:3.11-slim-bookworm")
+        );
         assert_eq!(arg(&p, "AIRFLOW_VERSION").as_deref(), Some("2.10.5"));
-        assert_eq!(arg(&p, "AIRFLOW_INSTALLATION_METHOD").as_deref(), Some("apache-airflow"));
-        assert_eq!(arg(&p, "ADDITIONAL_AIRFLOW_EXTRAS").as_deref(), Some("postgres,celery"));
+        assert_eq!(
+            arg(&p, "AIRFLOW_INSTALLATION_METHOD").as_deref(),
+            Some("apache-airflow")
+        );
+        assert_eq!(
+            arg(&p, "ADDITIONAL_AIRFLOW_EXTRAS").as_deref(),
+            Some("postgres,celery")
+        );
         assert_eq!(arg(&p, "INSTALL_MYSQL_CLIENT").as_deref(), Some("false"));
-        assert_eq!(arg(&p, "AIRFLOW_PRE_CACHED_PIP_PACKAGES").as_deref(), Some("false"));
+        assert_eq!(
+            arg(&p, "AIRFLOW_PRE_CACHED_PIP_PACKAGES").as_deref(),
+            Some("false")
+        );
         assert_eq!(arg(&p, "HANGAR_BINARY_SOURCE").as_deref(), Some("context"));
         assert_eq!(
             p.build_args["AIRFLOW_VERSION"].origin,
@@ -669,13 +734,19 @@ mod tests {
             arg(&p, "AIRFLOW_INSTALLATION_METHOD").as_deref(),
             Some("https://github.com/apache/airflow/archive/v2.10.5.tar.gz")
         );
-        assert_eq!(arg(&p, "AIRFLOW_CONSTRAINTS_REFERENCE").as_deref(), Some("constraints-2.10.5"));
+        assert_eq!(
+            arg(&p, "AIRFLOW_CONSTRAINTS_REFERENCE").as_deref(),
+            Some("constraints-2.10.5")
+        );
         let o = flags(RawOptions {
             install_airflow_reference: Some("main".into()),
             ..RawOptions::default()
         });
         let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
-        assert_eq!(arg(&p, "AIRFLOW_CONSTRAINTS_REFERENCE").as_deref(), Some("constraints-main"));
+        assert_eq!(
+            arg(&p, "AIRFLOW_CONSTRAINTS_REFERENCE").as_deref(),
+            Some("constraints-main")
+        );
         assert_eq!(arg(&p, "AIRFLOW_VERSION"), None);
     }
 
@@ -687,13 +758,22 @@ mod tests {
             ..RawOptions::default()
         });
         let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
-        assert_eq!(arg(&p, "PYTHON_BASE_IMAGE").as_deref(), Some("localhost/python-base:bookworm"));
+        assert_eq!(
+            arg(&p, "PYTHON_BASE_IMAGE").as_deref(),
+            Some("localhost/python-base:bookworm")
+        );
     }
 
     #[test]
     fn invalid_inputs_name_themselves() {
         let cases: Vec<(RawOptions, &str)> = vec![
-            (RawOptions { python: Some("3".into()), ..RawOptions::default() }, "--python"),
+            (
+                RawOptions {
+                    python: Some("3".into()),
+                    ..RawOptions::default()
+                },
+                "--python",
+            ),
             (
                 RawOptions {
                     install_airflow_version: Some("latest".into()),
@@ -717,7 +797,10 @@ mod tests {
                 "/nonexistent/hangar-files",
             ),
             (
-                RawOptions { add_local_pip_wheels: Some(true), ..RawOptions::default() },
+                RawOptions {
+                    add_local_pip_wheels: Some(true),
+                    ..RawOptions::default()
+                },
                 "--context-files",
             ),
             (
@@ -728,7 +811,10 @@ mod tests {
                 "--constraints-location",
             ),
             (
-                RawOptions { ca_bundle: Some("/nonexistent/ca.pem".into()), ..RawOptions::default() },
+                RawOptions {
+                    ca_bundle: Some("/nonexistent/ca.pem".into()),
+                    ..RawOptions::default()
+                },
                 "--ca-bundle",
             ),
             (
@@ -755,35 +841,70 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.pem");
         std::fs::write(&bad, "hello").unwrap();
-        let o = flags(RawOptions { ca_bundle: Some(bad), ..RawOptions::default() });
-        let err = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap_err().to_string();
+        let o = flags(RawOptions {
+            ca_bundle: Some(bad),
+            ..RawOptions::default()
+        });
+        let err = resolve(&o, &EnvFacts::default(), &TestCatalogue)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no PEM certificate"), "{err}");
 
         let good = dir.path().join("ca.pem");
-        std::fs::write(&good, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
-        let o = flags(RawOptions { ca_bundle: Some(good.clone()), ..RawOptions::default() });
+        std::fs::write(
+            &good,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let o = flags(RawOptions {
+            ca_bundle: Some(good.clone()),
+            ..RawOptions::default()
+        });
         let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
-        assert_eq!(p.secrets[0].0, SecretFile { id: SECRET_CA.into(), src: good });
+        assert_eq!(
+            p.secrets[0].0,
+            SecretFile {
+                id: SECRET_CA.into(),
+                src: good
+            }
+        );
     }
 
     #[test]
     fn pass_through_args_follow_layer_precedence() {
         // A file-level build arg loses to a flag-derived one…
         let file = RawOptions {
-            build_args: Some(BTreeMap::from([("AIRFLOW_VERSION".into(), "2.10.5".into())])),
+            build_args: Some(BTreeMap::from([(
+                "AIRFLOW_VERSION".into(),
+                "2.10.5".into(),
+            )])),
             ..RawOptions::default()
         };
-        let fl = RawOptions { install_airflow_version: Some("3.1.0".into()), ..RawOptions::default() };
-        let o = layered(fl, RawOptions::default(), Some((file, Path::new("hangar.toml"))));
+        let fl = RawOptions {
+            install_airflow_version: Some("3.1.0".into()),
+            ..RawOptions::default()
+        };
+        let o = layered(
+            fl,
+            RawOptions::default(),
+            Some((file, Path::new("hangar.toml"))),
+        );
         let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
         assert_eq!(arg(&p, "AIRFLOW_VERSION").as_deref(), Some("3.1.0"));
         // …a flag-level one beats a file-derived one…
-        let file = RawOptions { install_airflow_version: Some("2.10.5".into()), ..RawOptions::default() };
+        let file = RawOptions {
+            install_airflow_version: Some("2.10.5".into()),
+            ..RawOptions::default()
+        };
         let fl = RawOptions {
             build_args: Some(BTreeMap::from([("AIRFLOW_VERSION".into(), "3.1.0".into())])),
             ..RawOptions::default()
         };
-        let o = layered(fl, RawOptions::default(), Some((file, Path::new("hangar.toml"))));
+        let o = layered(
+            fl,
+            RawOptions::default(),
+            Some((file, Path::new("hangar.toml"))),
+        );
         let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
         assert_eq!(arg(&p, "AIRFLOW_VERSION").as_deref(), Some("3.1.0"));
         // …and two flags that disagree are an error.
@@ -792,8 +913,14 @@ mod tests {
             build_args: Some(BTreeMap::from([("AIRFLOW_VERSION".into(), "3.1.0".into())])),
             ..RawOptions::default()
         };
-        let err = resolve(&flags(fl), &EnvFacts::default(), &TestCatalogue).unwrap_err().to_string();
-        assert!(err.contains("--install-airflow-version") && err.contains("--build-arg AIRFLOW_VERSION"), "{err}");
+        let err = resolve(&flags(fl), &EnvFacts::default(), &TestCatalogue)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--install-airflow-version")
+                && err.contains("--build-arg AIRFLOW_VERSION"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -809,7 +936,10 @@ mod tests {
         let p = resolve(&flags(fl), &EnvFacts::default(), &TestCatalogue).unwrap();
         let w = p.warnings.join("\n");
         assert!(w.contains("AIRFLOW_WWW") && w.contains("no effect"), "{w}");
-        assert!(w.contains("AIRFLOW_INSTALL_VERSION") && w.contains("prefer AIRFLOW_VERSION"), "{w}");
+        assert!(
+            w.contains("AIRFLOW_INSTALL_VERSION") && w.contains("prefer AIRFLOW_VERSION"),
+            "{w}"
+        );
         assert!(w.contains("MY_OWN") && w.contains("not declared"), "{w}");
     }
 
@@ -828,14 +958,23 @@ mod tests {
         };
         let p = resolve(&flags(raw), &EnvFacts::default(), &TestCatalogue).unwrap();
         assert_eq!(p.context.airflow_sources.as_deref(), Some(tree.as_path()));
-        assert_eq!(arg(&p, "AIRFLOW_INSTALLATION_METHOD").as_deref(), Some("/opt/airflow-sources"));
-        assert_eq!(arg(&p, "DOCKER_CONTEXT_FILES").as_deref(), Some("docker-context-files"));
+        assert_eq!(
+            arg(&p, "AIRFLOW_INSTALLATION_METHOD").as_deref(),
+            Some("/opt/airflow-sources")
+        );
+        assert_eq!(
+            arg(&p, "DOCKER_CONTEXT_FILES").as_deref(),
+            Some("docker-context-files")
+        );
         assert_eq!(p.context.extra_context_files, [constraints]);
         assert_eq!(
             arg(&p, "AIRFLOW_CONSTRAINTS_LOCATION").as_deref(),
             Some("/docker-context-files/constraints-3.12.txt")
         );
-        assert_eq!(arg(&p, "AIRFLOW_SOURCES_FROM").as_deref(), Some("airflow-sources"));
+        assert_eq!(
+            arg(&p, "AIRFLOW_SOURCES_FROM").as_deref(),
+            Some("airflow-sources")
+        );
         let _ = Layer::Flag;
     }
 }

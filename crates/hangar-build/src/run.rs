@@ -26,7 +26,9 @@ pub enum Display {
 /// Errors running the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot start `{program}`: {source}. Install {hint}, or choose another engine with --engine")]
+    #[error(
+        "cannot start `{program}`: {source}. Install {hint}, or choose another engine with --engine"
+    )]
     Spawn {
         program: String,
         hint: &'static str,
@@ -42,7 +44,12 @@ pub enum RunError {
     },
 }
 
-fn failure_message(program: &str, status: &ExitStatus, step: Option<&str>, tail: &[String]) -> String {
+fn failure_message(
+    program: &str,
+    status: &ExitStatus,
+    step: Option<&str>,
+    tail: &[String],
+) -> String {
     use std::fmt::Write as _;
     let mut m = format!("the build failed: {program} exited with {status}");
     match step {
@@ -79,8 +86,10 @@ pub fn step_of(engine: Engine, line: &str) -> Option<String> {
         Engine::Docker => {
             let rest = line.strip_prefix('#')?;
             let (num, rest) = rest.split_once(' ')?;
-            (num.chars().all(|c| c.is_ascii_digit()) && rest.starts_with('[') && !rest.starts_with("[internal]"))
-                .then(|| rest.to_owned())
+            (num.chars().all(|c| c.is_ascii_digit())
+                && rest.starts_with('[')
+                && !rest.starts_with("[internal]"))
+            .then(|| rest.to_owned())
         }
     }
 }
@@ -91,7 +100,10 @@ pub fn step_of(engine: Engine, line: &str) -> Option<String> {
 /// The program cannot start, or it exits unsuccessfully (with the failing step and the last
 /// lines of its output).
 pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), RunError> {
-    let program = argv.first().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let program = argv
+        .first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::null())
@@ -106,8 +118,14 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
 
     let (tx, rx) = mpsc::channel::<String>();
     let readers: Vec<_> = [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ]
     .into_iter()
     .flatten()
@@ -236,14 +254,20 @@ mod tests {
     #[test]
     fn buildah_steps() {
         let e = Engine::Buildah;
-        assert_eq!(step_of(e, "STEP 2/3: RUN true").as_deref(), Some("STEP 2/3: RUN true"));
+        assert_eq!(
+            step_of(e, "STEP 2/3: RUN true").as_deref(),
+            Some("STEP 2/3: RUN true")
+        );
         assert_eq!(
             step_of(e, "[1/2] STEP 1/4: FROM localhost/base AS build").as_deref(),
             Some("[1/2] STEP 1/4: FROM localhost/base AS build")
         );
         assert_eq!(step_of(e, "COMMIT my:tag"), None);
         assert_eq!(step_of(e, "[notes] hello"), None);
-        assert_eq!(step_of(Engine::Podman, "STEP 1/1: FROM x").as_deref(), Some("STEP 1/1: FROM x"));
+        assert_eq!(
+            step_of(Engine::Podman, "STEP 1/1: FROM x").as_deref(),
+            Some("STEP 1/1: FROM x")
+        );
     }
 
     #[test]
@@ -254,19 +278,28 @@ mod tests {
             Some("[build 3/5] RUN pip install x")
         );
         assert_eq!(step_of(e, "#7 DONE 2.3s"), None);
-        assert_eq!(step_of(e, "#1 [internal] load build definition from Dockerfile"), None);
+        assert_eq!(
+            step_of(e, "#1 [internal] load build definition from Dockerfile"),
+            None
+        );
         assert_eq!(step_of(e, "STEP 1/2: FROM x"), None);
     }
 
     #[test]
     fn runs_a_real_program_and_reports_its_failure() {
-        let ok: Vec<OsString> = ["sh", "-c", "echo STEP 1/1: RUN true"].iter().map(Into::into).collect();
+        let ok: Vec<OsString> = ["sh", "-c", "echo STEP 1/1: RUN true"]
+            .iter()
+            .map(Into::into)
+            .collect();
         run(Engine::Buildah, &ok, Display::Plain).unwrap();
 
         let script = "for i in $(seq 1 30); do echo line $i; done; echo 'STEP 2/2: RUN false' >&2; echo boom >&2; exit 3";
         let bad: Vec<OsString> = ["sh", "-c", script].iter().map(Into::into).collect();
         let err = run(Engine::Buildah, &bad, Display::Plain).unwrap_err();
-        let RunError::Failed { status, step, tail, .. } = &err else {
+        let RunError::Failed {
+            status, step, tail, ..
+        } = &err
+        else {
             panic!("unexpected error {err}");
         };
         assert_eq!(status.code(), Some(3));
@@ -282,7 +315,12 @@ mod tests {
     #[test]
     fn missing_program_names_the_package() {
         let argv: Vec<OsString> = vec!["hangar-no-such-engine".into()];
-        let err = run(Engine::Buildah, &argv, Display::Plain).unwrap_err().to_string();
-        assert!(err.contains("hangar-no-such-engine") && err.contains("apt-get install buildah"), "{err}");
+        let err = run(Engine::Buildah, &argv, Display::Plain)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("hangar-no-such-engine") && err.contains("apt-get install buildah"),
+            "{err}"
+        );
     }
 }
