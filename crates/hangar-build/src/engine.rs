@@ -148,6 +148,8 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
                 "build"
             });
             push("--layers");
+            // buildah keeps the working container of a failed step unless told otherwise.
+            push("--force-rm");
             push("--format");
             push(inv.format.as_str());
             if let Some(isolation) = &inv.isolation {
@@ -264,6 +266,7 @@ mod tests {
                 "vfs",
                 "bud",
                 "--layers",
+                "--force-rm",
                 "--format",
                 "docker",
                 "--isolation",
@@ -300,6 +303,7 @@ mod tests {
                 "podman",
                 "build",
                 "--layers",
+                "--force-rm",
                 "--format",
                 "oci",
                 "--timestamp",

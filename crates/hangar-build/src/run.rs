@@ -6,8 +6,12 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::Pid;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -35,6 +39,11 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the build was interrupted by {signal}; {program} was stopped, nothing was tagged and the \
+         temporary build context was removed"
+    )]
+    Interrupted { program: String, signal: Signal },
     #[error("{}", failure_message(.program, .status, .step.as_deref(), .tail))]
     Failed {
         program: String,
@@ -66,6 +75,58 @@ fn failure_message(
     }
     m.push_str("\nNo image was tagged. Fix the input named above and run the build again.");
     m
+}
+
+/// The signal received while the engine runs (0: none).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn remember_signal(sig: nix::libc::c_int) {
+    RECEIVED.store(sig, Ordering::SeqCst);
+}
+
+/// While alive, SIGINT, SIGTERM and SIGHUP are caught instead of killing hangar, so that the
+/// engine can be stopped and the temporary context removed. Restores the previous handlers
+/// on drop. The engine starts with default handlers (exec resets caught signals).
+struct SignalGuard {
+    previous: Vec<(Signal, SigAction)>,
+}
+
+const CAUGHT: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+impl SignalGuard {
+    #[allow(unsafe_code)]
+    fn install() -> SignalGuard {
+        RECEIVED.store(0, Ordering::SeqCst);
+        let action = SigAction::new(
+            SigHandler::Handler(remember_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        let previous = CAUGHT
+            .iter()
+            .filter_map(|&sig| {
+                // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
+                unsafe { signal::sigaction(sig, &action) }
+                    .ok()
+                    .map(|prev| (sig, prev))
+            })
+            .collect();
+        SignalGuard { previous }
+    }
+
+    fn received() -> Option<Signal> {
+        Signal::try_from(RECEIVED.load(Ordering::SeqCst)).ok()
+    }
+}
+
+impl Drop for SignalGuard {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        for (sig, prev) in &self.previous {
+            // SAFETY: restores the handler that was installed before (default or the caller's).
+            let _ = unsafe { signal::sigaction(*sig, prev) };
+        }
+    }
 }
 
 /// Recognises the step lines of an engine's output.
@@ -104,6 +165,7 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
         .first()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let signals = SignalGuard::install();
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::null())
@@ -140,7 +202,20 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
     let mut view = View::new(display, &program);
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
     let mut step: Option<String> = None;
+    let mut forwarded: Option<Signal> = None;
     loop {
+        if let (None, Some(sig)) = (forwarded, SignalGuard::received()) {
+            // A terminal's Ctrl-C reaches the engine too; a signal sent to hangar alone is
+            // passed on so that the engine stops and cleans up its working container.
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = signal::kill(Pid::from_raw(pid), sig);
+            }
+            view.line(
+                &format!("hangar: received {sig}, stopping {program}"),
+                started.elapsed(),
+            );
+            forwarded = Some(sig);
+        }
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(line) => {
                 if let Some(s) = step_of(engine, &line) {
@@ -166,6 +241,10 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
         source,
     })?;
     view.finish();
+    drop(signals);
+    if let Some(signal) = forwarded {
+        return Err(RunError::Interrupted { program, signal });
+    }
     if status.success() {
         Ok(())
     } else {
@@ -210,7 +289,11 @@ impl View {
                 program: program.to_owned(),
             },
             Display::Live => {
-                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                // Drawn on stderr even when it is not a terminal: `auto` only picks this view
+                // on a terminal, `--progress tty` asks for it explicitly.
+                let target =
+                    ProgressDrawTarget::term_like_with_hz(Box::new(console::Term::stderr()), 10);
+                let bar = ProgressBar::with_draw_target(None, target);
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),

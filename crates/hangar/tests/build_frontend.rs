@@ -19,6 +19,12 @@ const HANGAR: &str = env!("CARGO_BIN_EXE_hangar");
 fn hangar_build(dir: &Path) -> Command {
     let mut cmd = Command::new(HANGAR);
     cmd.arg("build").current_dir(dir);
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// Removes the caller's hangar, buildah and reproducibility settings from `cmd`.
+fn clean_env(cmd: &mut Command) {
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
         if k.starts_with("HANGAR_")
@@ -29,7 +35,6 @@ fn hangar_build(dir: &Path) -> Command {
             cmd.env_remove(k);
         }
     }
-    cmd
 }
 
 fn text(b: &[u8]) -> String {
@@ -76,7 +81,9 @@ fn dry_run_buildah_command_is_exact() {
         .unwrap();
     assert_eq!(
         command_line(&out),
-        format!("buildah bud --layers --format docker {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}")
+        format!(
+            "buildah bud --layers --force-rm --format docker {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
+        )
     );
 }
 
@@ -90,7 +97,9 @@ fn dry_run_podman_command_is_exact() {
         .unwrap();
     assert_eq!(
         command_line(&out),
-        format!("podman build --layers --format docker {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}")
+        format!(
+            "podman build --layers --force-rm --format docker {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
+        )
     );
 }
 
@@ -145,7 +154,7 @@ fn dry_run_shows_engine_settings_secrets_and_context() {
     assert_eq!(
         command_line(&out),
         format!(
-            "buildah --storage-driver vfs bud --layers --format docker --isolation chroot \
+            "buildah --storage-driver vfs bud --layers --force-rm --format docker --isolation chroot \
              --timestamp 1700000000 --build-arg DOCKER_CONTEXT_FILES=docker-context-files \
              --build-arg HANGAR_BINARY_SOURCE=context --secret id=hangar-ca,src={ca_abs} \
              --iidfile '<work>/image-id' --target airflow-build-image --jobs=2 \
@@ -446,6 +455,28 @@ fn busybox_base() {
     buildah_ok(&["commit", "--rm", &ctr, BASE]);
 }
 
+/// Working containers left in buildah's store that were made from `BASE` or from an image
+/// whose history mentions `marker` (a text unique to one test's Containerfile).
+fn leftover_containers(marker: &str) -> Vec<String> {
+    let list = buildah_ok(&[
+        "containers",
+        "--format",
+        "{{.ContainerName}}\t{{.ImageName}}\t{{.ImageID}}",
+    ]);
+    list.lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let (image_name, image_id) = (
+                f.get(1).copied().unwrap_or(""),
+                f.get(2).copied().unwrap_or(""),
+            );
+            image_name.contains("hangar-frontend-busybox")
+                || text(&buildah(&["inspect", "--type", "image", image_id]).stdout).contains(marker)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Reads files of an image through a mounted working container.
 fn read_image_files(image: &str, paths: &[&str]) -> Vec<Option<String>> {
     let ctr = buildah_ok(&["from", image]);
@@ -519,7 +550,7 @@ fn real_buildah_build_streams_progress_uses_secrets_and_tags() {
     let first = stderr.lines().next().unwrap_or_default();
     assert!(
         first.starts_with(
-            "hangar: running: buildah bud --layers --format docker --isolation chroot"
+            "hangar: running: buildah bud --layers --force-rm --format docker --isolation chroot"
         ),
         "{stderr}"
     );
@@ -598,6 +629,120 @@ fn real_buildah_failure_shows_the_step_and_tags_nothing() {
     assert!(stderr.contains("  | about-to-fail"), "{stderr}");
     assert!(stderr.contains("No image was tagged"), "{stderr}");
     assert!(!image_exists(tag), "a failed build must tag nothing");
+    assert_eq!(
+        leftover_containers("first step works"),
+        Vec::<String>::new(),
+        "working containers are removed"
+    );
+    assert_eq!(
+        fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0,
+        "the temporary context is removed"
+    );
+}
+
+/// On a terminal (`script` gives the build a pseudo-terminal) `--progress auto` shows a live
+/// line with the elapsed time and the current step instead of the plain prefixed lines.
+#[test]
+fn real_buildah_build_on_a_terminal_shows_a_live_view() {
+    let _lock = BUILDAH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let script = require_program("script", "bsdutils", &[]);
+    busybox_base();
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("Containerfile"),
+        format!("FROM {BASE}\nRUN echo live-view-step && sleep 1\n"),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.path().join("tmp")).unwrap();
+    let mut cmd = Command::new(script);
+    clean_env(&mut cmd);
+    let out = cmd
+        .args([
+            "-qec",
+            "\"$HANGAR\" build --engine buildah --dockerfile Containerfile",
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .env("HANGAR", HANGAR)
+        .env("STORAGE_DRIVER", "vfs")
+        .env("BUILDAH_ISOLATION", "chroot")
+        .env("TMPDIR", dir.path().join("tmp"))
+        .output()
+        .unwrap();
+    let all = text(&out.stdout);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("\u{1b}[2K"),
+        "the live line is redrawn in place: {all:?}"
+    );
+    assert!(
+        all.contains("] STEP 2/2: RUN echo live-view-step && sleep 1"),
+        "{all:?}"
+    );
+    assert!(all.contains("[00:00:0"), "elapsed time is shown: {all:?}");
+    assert!(
+        !all.contains("[buildah 00:"),
+        "no plain lines on a terminal: {all:?}"
+    );
+    let id = all.lines().last().unwrap_or_default().trim().to_owned();
+    if id.starts_with("sha256:") {
+        let _ = buildah(&["rmi", &id]);
+    }
+}
+
+/// SIGTERM to hangar stops the engine, tags nothing, removes the temporary context and exits
+/// with 128+15.
+#[test]
+fn real_buildah_build_stopped_by_sigterm_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    let _lock = BUILDAH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    busybox_base();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "localhost/hangar-frontend-interrupted:test";
+    let _ = buildah(&["rmi", "-f", tag]);
+    fs::write(
+        dir.path().join("Containerfile"),
+        format!("FROM {BASE}\nRUN echo long-step-started && busybox sleep 60\n"),
+    )
+    .unwrap();
+    let mut child = real_build(dir.path())
+        .args(["--dockerfile", "Containerfile", "-t", tag])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.ends_with("] long-step-started") {
+            let pid = i32::try_from(child.id()).unwrap();
+            assert!(
+                Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+    }
+    let status = child.wait().unwrap();
+    let all = seen.join("\n");
+    assert!(all.contains("long-step-started"), "{all}");
+    assert_eq!(status.code(), Some(143), "{all}");
+    assert!(all.contains("interrupted by SIGTERM"), "{all}");
+    assert!(!image_exists(tag), "an interrupted build tags nothing");
+    assert_eq!(
+        leftover_containers("long-step-started"),
+        Vec::<String>::new(),
+        "working containers are removed"
+    );
     assert_eq!(
         fs::read_dir(dir.path().join("tmp")).unwrap().count(),
         0,

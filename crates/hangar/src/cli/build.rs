@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use hangar_build::BuildError;
 use hangar_build::catalogue::SpecCatalogue;
 use hangar_build::engine::SystemProbe;
 use hangar_build::options::{
     self, EngineChoice, ImageFormat, ProgressMode, RawOptions, parse_build_arg,
 };
 use hangar_build::request::{self, EnvFacts};
+use hangar_build::run::RunError;
 
 use super::ExitError;
 
@@ -251,7 +253,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let display = hangar_build::choose_display(plan.progress, std::io::stderr().is_terminal());
-    let outcome = hangar_build::execute(&plan, engine, &exe, display, &mut std::io::stderr())?;
+    let outcome = hangar_build::execute(&plan, engine, &exe, display, &mut std::io::stderr())
+        .map_err(|err| match &err {
+            // Exit like a process killed by the signal (shells and CI expect 128+n).
+            BuildError::Run(RunError::Interrupted { signal, .. }) => {
+                anyhow::Error::new(ExitError {
+                    code: u8::try_from(128 + *signal as i32).unwrap_or(1),
+                    message: err.to_string(),
+                })
+            }
+            _ => anyhow::Error::new(err),
+        })?;
     if outcome.tags.is_empty() {
         eprintln!("hangar: built image {}", outcome.image_id);
     } else {
