@@ -490,13 +490,13 @@ fn read_image_files(image: &str, paths: &[&str]) -> Vec<Option<String>> {
     found
 }
 
-fn real_build(dir: &Path) -> Command {
+fn real_build(dir: &Path, engine: &str) -> Command {
     let mut cmd = hangar_build(dir);
     cmd.env("STORAGE_DRIVER", "vfs")
         .env("BUILDAH_ISOLATION", "chroot")
         .env("TMPDIR", dir.join("tmp"));
     fs::create_dir_all(dir.join("tmp")).unwrap();
-    cmd.args(["--engine", "buildah", "--progress", "plain"]);
+    cmd.args(["--engine", engine, "--progress", "plain"]);
     cmd
 }
 
@@ -532,7 +532,7 @@ fn real_buildah_build_streams_progress_uses_secrets_and_tags() {
     )
     .unwrap();
 
-    let out = real_build(dir.path())
+    let out = real_build(dir.path(), "buildah")
         .args([
             "--dockerfile",
             "Containerfile",
@@ -616,7 +616,7 @@ fn real_buildah_failure_shows_the_step_and_tags_nothing() {
         ),
     )
     .unwrap();
-    let out = real_build(dir.path())
+    let out = real_build(dir.path(), "buildah")
         .args(["--dockerfile", "Containerfile", "-t", tag])
         .output()
         .unwrap();
@@ -710,7 +710,7 @@ fn real_buildah_build_stopped_by_sigterm_cleans_up() {
         format!("FROM {BASE}\nRUN echo long-step-started && busybox sleep 60\n"),
     )
     .unwrap();
-    let mut child = real_build(dir.path())
+    let mut child = real_build(dir.path(), "buildah")
         .args(["--dockerfile", "Containerfile", "-t", tag])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -748,4 +748,38 @@ fn real_buildah_build_stopped_by_sigterm_cleans_up() {
         0,
         "the temporary context is removed"
     );
+}
+
+/// The podman command line builds for real too (same storage as buildah here).
+#[test]
+fn real_podman_build_tags_the_image() {
+    let _lock = BUILDAH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    require_program("podman", "podman", &[]);
+    busybox_base();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "localhost/hangar-frontend-podman:test";
+    let _ = buildah(&["rmi", "-f", tag]);
+    fs::write(
+        dir.path().join("Containerfile"),
+        format!("FROM {BASE}\nARG HANGAR_BINARY_SOURCE\nRUN echo built-by-podman-$HANGAR_BINARY_SOURCE > /engine\n"),
+    )
+    .unwrap();
+    let out = real_build(dir.path(), "podman")
+        .args(["--dockerfile", "Containerfile", "-t", tag])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "hangar: running: podman build --layers --force-rm --format docker --isolation chroot"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[podman 00:"), "{stderr}");
+    let files = read_image_files(tag, &["/engine"]);
+    assert_eq!(files[0].as_deref(), Some("built-by-podman-context\n"));
+    buildah_ok(&["rmi", tag]);
 }
