@@ -42,6 +42,32 @@ pub struct EnvFacts {
     pub buildah_isolation: Option<String>,
     /// `SOURCE_DATE_EPOCH`, passed as `--timestamp` to buildah and podman.
     pub source_date_epoch: Option<String>,
+    /// The current time (seconds since the epoch), for the image's creation date when
+    /// `SOURCE_DATE_EPOCH` is not set.
+    pub now: u64,
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 in UTC (`2023-11-14T22:13:20Z`).
+#[must_use]
+pub fn rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+    let rem = secs % 86_400;
+    // Civil date from a day count (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Secret ids the Dockerfile mounts.
@@ -385,6 +411,26 @@ pub fn resolve(
         d.set("DOCKER_CONTEXT_FILES", CONTEXT_FILES_DIR, &c.origin);
     }
 
+    if o.dockerfile.is_none() {
+        let (secs, origin) = match env.source_date_epoch.as_deref().map(str::parse::<u64>) {
+            Some(Ok(secs)) => (secs, "set by hangar from SOURCE_DATE_EPOCH"),
+            Some(Err(_)) => {
+                return Err(ResolveError::Invalid {
+                    origin: Origin::Env("SOURCE_DATE_EPOCH".into()),
+                    value: env.source_date_epoch.clone().unwrap_or_default(),
+                    reason: "expected seconds since 1970-01-01, e.g. $(git log -1 --format=%ct)"
+                        .into(),
+                });
+            }
+            None => (env.now, "set by hangar: the build time"),
+        };
+        d.set(
+            "AIRFLOW_IMAGE_DATE_CREATED",
+            rfc3339(secs),
+            &Origin::Derived(origin.into()),
+        );
+    }
+
     let binary_origin =
         Origin::Derived("set by hangar: its own binary is in the build context".into());
     d.set("HANGAR_BINARY_SOURCE", "context", &binary_origin);
@@ -681,6 +727,46 @@ mod tests {
 
     fn arg(plan: &Plan, name: &str) -> Option<String> {
         plan.build_args.get(name).map(|s| s.value.clone())
+    }
+
+    #[test]
+    fn dates_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn creation_date_from_source_date_epoch_or_now() {
+        let env = EnvFacts {
+            source_date_epoch: Some("1700000000".into()),
+            now: 5,
+            ..EnvFacts::default()
+        };
+        let p = resolve(&flags(RawOptions::default()), &env, &TestCatalogue).unwrap();
+        assert_eq!(
+            arg(&p, "AIRFLOW_IMAGE_DATE_CREATED").as_deref(),
+            Some("2023-11-14T22:13:20Z")
+        );
+        assert_eq!(p.timestamp.as_deref(), Some("1700000000"));
+        let env = EnvFacts {
+            now: 86_400,
+            ..EnvFacts::default()
+        };
+        let p = resolve(&flags(RawOptions::default()), &env, &TestCatalogue).unwrap();
+        assert_eq!(
+            arg(&p, "AIRFLOW_IMAGE_DATE_CREATED").as_deref(),
+            Some("1970-01-02T00:00:00Z")
+        );
+        let env = EnvFacts {
+            source_date_epoch: Some("yesterday".into()),
+            ..EnvFacts::default()
+        };
+        let err = resolve(&flags(RawOptions::default()), &env, &TestCatalogue)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SOURCE_DATE_EPOCH"), "{err}");
     }
 
     #[test]

@@ -65,7 +65,12 @@ const COMMON_ARGS: [&str; 7] = [
     "my/airflow:3.1.0",
 ];
 
-const EXPECTED_BUILD_ARGS: &str = "--build-arg AIRFLOW_INSTALLATION_METHOD=apache-airflow \
+/// `SOURCE_DATE_EPOCH` set by the dry-run tests: a fixed creation date and, for buildah and
+/// podman, `--timestamp`.
+const EPOCH: &str = "1700000000";
+
+const EXPECTED_BUILD_ARGS: &str = "--build-arg AIRFLOW_IMAGE_DATE_CREATED=2023-11-14T22:13:20Z \
+    --build-arg AIRFLOW_INSTALLATION_METHOD=apache-airflow \
     --build-arg AIRFLOW_VERSION=3.1.0 --build-arg HANGAR_BINARY_SOURCE=context \
     --build-arg PYTHON_BASE_IMAGE=python:3.12-slim-bookworm --build-arg PYTHON_MAJOR_MINOR_VERSION=3.12";
 
@@ -75,6 +80,7 @@ const EXPECTED_TAIL: &str = "--iidfile '<work>/image-id' -t my/airflow:3.1.0 -f 
 fn dry_run_buildah_command_is_exact() {
     let dir = tempfile::tempdir().unwrap();
     let out = hangar_build(dir.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
         .args(["--engine", "buildah"])
         .args(COMMON_ARGS)
         .output()
@@ -82,7 +88,7 @@ fn dry_run_buildah_command_is_exact() {
     assert_eq!(
         command_line(&out),
         format!(
-            "buildah bud --layers --force-rm --format docker {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
+            "buildah bud --layers --force-rm --format docker --timestamp {EPOCH} {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
         )
     );
 }
@@ -91,6 +97,7 @@ fn dry_run_buildah_command_is_exact() {
 fn dry_run_podman_command_is_exact() {
     let dir = tempfile::tempdir().unwrap();
     let out = hangar_build(dir.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
         .args(["--engine", "podman"])
         .args(COMMON_ARGS)
         .output()
@@ -98,7 +105,7 @@ fn dry_run_podman_command_is_exact() {
     assert_eq!(
         command_line(&out),
         format!(
-            "podman build --layers --force-rm --format docker {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
+            "podman build --layers --force-rm --format docker --timestamp {EPOCH} {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
         )
     );
 }
@@ -107,6 +114,7 @@ fn dry_run_podman_command_is_exact() {
 fn dry_run_docker_command_is_exact() {
     let dir = tempfile::tempdir().unwrap();
     let out = hangar_build(dir.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
         .args(["--engine", "docker"])
         .args(COMMON_ARGS)
         .output()
@@ -155,7 +163,8 @@ fn dry_run_shows_engine_settings_secrets_and_context() {
         command_line(&out),
         format!(
             "buildah --storage-driver vfs bud --layers --force-rm --format docker --isolation chroot \
-             --timestamp 1700000000 --build-arg DOCKER_CONTEXT_FILES=docker-context-files \
+             --timestamp 1700000000 --build-arg AIRFLOW_IMAGE_DATE_CREATED=2023-11-14T22:13:20Z \
+             --build-arg DOCKER_CONTEXT_FILES=docker-context-files \
              --build-arg HANGAR_BINARY_SOURCE=context --secret id=hangar-ca,src={ca_abs} \
              --iidfile '<work>/image-id' --target airflow-build-image --jobs=2 \
              -f '<work>/context/Dockerfile' '<work>/context'"

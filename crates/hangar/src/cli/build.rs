@@ -235,6 +235,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let facts = EnvFacts {
         buildah_isolation: std::env::var("BUILDAH_ISOLATION").ok(),
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     };
     let plan = request::resolve(&opts, &facts, &SpecCatalogue).map_err(invalid_input)?;
     for w in &plan.warnings {
