@@ -501,6 +501,18 @@ pub fn resolve(
         }
     }
 
+    if let Some(e) = &o.engine_arg {
+        if e.value.iter().any(|a| catalogue.looks_like_credential(a)) {
+            return Err(ResolveError::Invalid {
+                origin: e.origin.clone(),
+                value: "(not shown: it seems to contain a credential)".into(),
+                reason: "engine arguments are printed and visible to every user of this machine; \
+                         pass credentials as files with --pip-conf or --netrc"
+                    .into(),
+            });
+        }
+    }
+
     let mut secrets = Vec::new();
     for (opt, id) in [
         (&o.ca_bundle, SECRET_CA),
@@ -895,6 +907,13 @@ mod tests {
                     ..RawOptions::default()
                 },
                 "--constraints-location",
+            ),
+            (
+                RawOptions {
+                    engine_arg: Some(vec!["--build-arg=TOKEN=https://u:secret@idx".into()]),
+                    ..RawOptions::default()
+                },
+                "--engine-arg",
             ),
             (
                 RawOptions {
