@@ -340,19 +340,17 @@ pub fn resolve(
             d.set(name, &v.value, &v.origin);
         }
     }
-    if let Some(b) = &o.disable_mysql_client_installation {
-        d.set(
-            "INSTALL_MYSQL_CLIENT",
-            if b.value { "false" } else { "true" },
-            &b.origin,
-        );
+    // A switch set to false (e.g. to override a file from the environment) leaves the
+    // Dockerfile's default in place.
+    if let Some(b) = o
+        .disable_mysql_client_installation
+        .as_ref()
+        .filter(|b| b.value)
+    {
+        d.set("INSTALL_MYSQL_CLIENT", "false", &b.origin);
     }
-    if let Some(b) = &o.disable_pip_cache {
-        d.set(
-            "AIRFLOW_PRE_CACHED_PIP_PACKAGES",
-            if b.value { "false" } else { "true" },
-            &b.origin,
-        );
+    if let Some(b) = o.disable_pip_cache.as_ref().filter(|b| b.value) {
+        d.set("AIRFLOW_PRE_CACHED_PIP_PACKAGES", "false", &b.origin);
     }
 
     if let Some(cf) = &o.context_files {
@@ -819,6 +817,30 @@ mod tests {
             p.build_args["AIRFLOW_VERSION"].origin,
             Origin::Flag("--install-airflow-version".into())
         );
+    }
+
+    #[test]
+    fn a_switch_set_to_false_keeps_the_default() {
+        let file = RawOptions {
+            disable_mysql_client_installation: Some(true),
+            ..RawOptions::default()
+        };
+        let env =
+            RawOptions::from_env([("HANGAR_DISABLE_MYSQL_CLIENT_INSTALLATION", "false")]).unwrap();
+        let o = layered(
+            RawOptions::default(),
+            env,
+            Some((file.clone(), Path::new("hangar.toml"))),
+        );
+        let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
+        assert_eq!(arg(&p, "INSTALL_MYSQL_CLIENT"), None);
+        let o = layered(
+            RawOptions::default(),
+            RawOptions::default(),
+            Some((file, Path::new("hangar.toml"))),
+        );
+        let p = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
+        assert_eq!(arg(&p, "INSTALL_MYSQL_CLIENT").as_deref(), Some("false"));
     }
 
     #[test]
