@@ -210,10 +210,7 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
             if let Ok(pid) = i32::try_from(child.id()) {
                 let _ = signal::kill(Pid::from_raw(pid), sig);
             }
-            view.line(
-                &format!("hangar: received {sig}, stopping {program}"),
-                started.elapsed(),
-            );
+            view.notice(&format!("hangar: received {sig}, stopping {program}"));
             forwarded = Some(sig);
         }
         match rx.recv_timeout(Duration::from_millis(200)) {
@@ -228,7 +225,8 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
                 }
                 tail.push_back(line);
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => view.tick(),
+            // The live view redraws itself (steady tick); only signals are checked here.
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -321,7 +319,15 @@ impl View {
         }
     }
 
-    fn tick(&mut self) {}
+    /// A message of hangar's own, shown in both views.
+    fn notice(&mut self, text: &str) {
+        match self {
+            View::Plain { .. } => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+            View::Live { bar } => bar.println(text),
+        }
+    }
 
     fn finish(&mut self) {
         if let View::Live { bar } = self {
