@@ -792,3 +792,75 @@ fn real_podman_build_tags_the_image() {
     assert_eq!(files[0].as_deref(), Some("built-by-podman-context\n"));
     buildah_ok(&["rmi", tag]);
 }
+
+/// The context layout the Dockerfile relies on: a local Airflow source tree lands at
+/// `AIRFLOW_SOURCES_TO` (= `AIRFLOW_INSTALLATION_METHOD`), a local constraints file and the
+/// context files are reachable under `/docker-context-files` through `DOCKER_CONTEXT_FILES`.
+#[test]
+fn real_buildah_build_sees_sources_constraints_and_context_files() {
+    let _lock = BUILDAH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    busybox_base();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "localhost/hangar-frontend-layout:test";
+    let _ = buildah(&["rmi", "-f", tag]);
+    fs::write(
+        dir.path().join("Containerfile"),
+        format!(
+            "FROM {BASE}\n\
+             ARG AIRFLOW_SOURCES_FROM=Containerfile\n\
+             ARG AIRFLOW_SOURCES_TO=/Containerfile\n\
+             ARG DOCKER_CONTEXT_FILES=Containerfile\n\
+             ARG AIRFLOW_INSTALLATION_METHOD=apache-airflow\n\
+             ARG AIRFLOW_CONSTRAINTS_LOCATION=\n\
+             COPY ${{AIRFLOW_SOURCES_FROM}} ${{AIRFLOW_SOURCES_TO}}\n\
+             RUN --mount=type=bind,source=${{DOCKER_CONTEXT_FILES}},target=/docker-context-files \
+                 cat $AIRFLOW_CONSTRAINTS_LOCATION /docker-context-files/wheels/marker > /seen \
+                 && cat $AIRFLOW_INSTALLATION_METHOD/pyproject.toml >> /seen\n"
+        ),
+    )
+    .unwrap();
+    let sources = dir.path().join("airflow-src");
+    fs::create_dir_all(sources.join("airflow")).unwrap();
+    fs::write(sources.join("pyproject.toml"), "name = 'apache-airflow'\n").unwrap();
+    let files = dir.path().join("files/wheels");
+    fs::create_dir_all(&files).unwrap();
+    fs::write(files.join("marker"), "context-file\n").unwrap();
+    fs::write(dir.path().join("constraints-3.12.txt"), "rich==13.9.4\n").unwrap();
+
+    let out = real_build(dir.path(), "buildah")
+        .args([
+            "--dockerfile",
+            "Containerfile",
+            "--airflow-sources",
+            "airflow-src",
+        ])
+        .args([
+            "--context-files",
+            "files",
+            "--constraints-location",
+            "constraints-3.12.txt",
+        ])
+        .args(["-t", tag])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    for arg in [
+        "--build-arg AIRFLOW_CONSTRAINTS_LOCATION=/docker-context-files/constraints-3.12.txt",
+        "--build-arg AIRFLOW_INSTALLATION_METHOD=/opt/airflow-sources",
+        "--build-arg AIRFLOW_SOURCES_FROM=airflow-sources",
+        "--build-arg AIRFLOW_SOURCES_TO=/opt/airflow-sources",
+        "--build-arg DOCKER_CONTEXT_FILES=docker-context-files",
+    ] {
+        assert!(first.contains(arg), "{arg} missing in {first}");
+    }
+    let seen = read_image_files(tag, &["/seen"]);
+    assert_eq!(
+        seen[0].as_deref(),
+        Some("rich==13.9.4\ncontext-file\nname = 'apache-airflow'\n")
+    );
+    buildah_ok(&["rmi", tag]);
+}
