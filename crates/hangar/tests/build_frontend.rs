@@ -864,3 +864,43 @@ fn real_buildah_build_sees_sources_constraints_and_context_files() {
     );
     buildah_ok(&["rmi", tag]);
 }
+
+/// hangar's own Dockerfile, built up to the stage that provides `/entrypoint`: the binary
+/// comes from the build context (`HANGAR_BINARY_SOURCE=context`) and is the running hangar.
+#[test]
+fn real_buildah_build_of_the_embedded_dockerfile_uses_this_hangar() {
+    let _lock = BUILDAH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    busybox_base();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "localhost/hangar-frontend-bin:test";
+    let _ = buildah(&["rmi", "-f", tag]);
+    let out = real_build(dir.path(), "buildah")
+        .args([
+            "--target",
+            "hangar-bin",
+            "--python-base-image",
+            BASE,
+            "-t",
+            tag,
+        ])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("COPY --chmod=0755 .hangar/hangar /hangar"),
+        "{stderr}"
+    );
+    let ctr = buildah_ok(&["from", tag]);
+    let mnt = PathBuf::from(buildah_ok(&["mount", &ctr]));
+    let in_image = fs::read(mnt.join("hangar")).unwrap();
+    buildah_ok(&["umount", &ctr]);
+    buildah_ok(&["rm", &ctr]);
+    assert!(
+        in_image == fs::read(HANGAR).unwrap(),
+        "the image holds a copy of the running hangar"
+    );
+    buildah_ok(&["rmi", tag]);
+}
