@@ -697,7 +697,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{Layer, RawOptions, layered};
+    use crate::options::{RawOptions, layered};
 
     /// A small stand-in catalogue for unit tests of the resolution rules; the real one is
     /// exercised through the binary's tests.
@@ -1102,6 +1102,5 @@ mod tests {
             arg(&p, "AIRFLOW_SOURCES_FROM").as_deref(),
             Some("airflow-sources")
         );
-        let _ = Layer::Flag;
     }
 }

@@ -582,7 +582,8 @@ pub fn finalize_step(
             }
             let tmp = dest.with_extension("new");
             std::fs::copy(exe, &tmp).map_err(|e| io(&tmp, e))?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(|e| io(&tmp, e))?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| io(&tmp, e))?;
             std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
         }
     }
@@ -819,7 +820,10 @@ mod tests {
         let a = BuildArgs::from_pairs(&[("AIRFLOW_UID", "50001")]);
         let exe = dir.path().join("mounted-hangar");
         std::fs::write(&exe, "binary").unwrap();
-        let p = Paths { self_exe: Some(exe), ..p };
+        let p = Paths {
+            self_exe: Some(exe),
+            ..p
+        };
         let mut rec = Recorder::default();
         finalize_step(&mut rec, &a, &p).unwrap();
         let installed = dir.path().join("usr/local/bin/hangar");
