@@ -103,6 +103,8 @@ pub enum ResolveError {
         value: String,
         reason: String,
     },
+    #[error("{origin} needs {what}")]
+    Needs { origin: Origin, what: String },
     #[error("{first} and {second} both choose what Airflow to install; give only one of them")]
     Conflict { first: Origin, second: Origin },
     #[error(
@@ -364,10 +366,11 @@ pub fn resolve(
     if let Some(w) = &o.add_local_pip_wheels {
         if w.value {
             let Some(cf) = &o.context_files else {
-                return Err(invalid(
-                    w,
-                    "local wheels come from the context files folder: add --context-files DIR with the .whl files",
-                ));
+                return Err(ResolveError::Needs {
+                    origin: w.origin.clone(),
+                    what: "--context-files DIR: the folder holding the .whl files to install"
+                        .into(),
+                });
             };
             if !contains_wheel(&cf.value) {
                 return Err(invalid_path(
