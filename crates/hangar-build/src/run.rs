@@ -142,7 +142,8 @@ pub fn step_of(engine: Engine, line: &str) -> Option<String> {
                 Some(r) => r.split_once("] ").map(|(_, r)| r)?,
                 None => line,
             };
-            rest.starts_with("STEP ").then(|| line.to_owned())
+            // COMMIT is a step of its own: on slow storage drivers it takes minutes.
+            (rest.starts_with("STEP ") || rest.starts_with("COMMIT")).then(|| line.to_owned())
         }
         Engine::Docker => {
             let rest = line.strip_prefix('#')?;
@@ -218,6 +219,12 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
                 if let Some(s) = step_of(engine, &line) {
                     view.step(&s, started.elapsed());
                     step = Some(s);
+                } else if line.starts_with("Successfully tagged") {
+                    // buildah and podman then delete their working containers, which takes a
+                    // while on copying storage drivers such as vfs.
+                    view.status(&format!(
+                        "{line}; {program} is removing its working containers"
+                    ));
                 }
                 view.line(&line, started.elapsed());
                 if tail.len() == TAIL_LINES {
@@ -319,6 +326,13 @@ impl View {
         }
     }
 
+    /// Replaces the live line's text (the plain view already shows every engine line).
+    fn status(&mut self, text: &str) {
+        if let View::Live { bar } = self {
+            bar.set_message(text.to_owned());
+        }
+    }
+
     /// A message of hangar's own, shown in both views.
     fn notice(&mut self, text: &str) {
         match self {
@@ -351,7 +365,15 @@ mod tests {
             step_of(e, "[1/2] STEP 1/4: FROM localhost/base AS build").as_deref(),
             Some("[1/2] STEP 1/4: FROM localhost/base AS build")
         );
-        assert_eq!(step_of(e, "COMMIT my:tag"), None);
+        assert_eq!(
+            step_of(e, "COMMIT my:tag").as_deref(),
+            Some("COMMIT my:tag")
+        );
+        assert_eq!(
+            step_of(e, "[2/2] COMMIT my:tag").as_deref(),
+            Some("[2/2] COMMIT my:tag")
+        );
+        assert_eq!(step_of(e, "Successfully tagged my:tag"), None);
         assert_eq!(step_of(e, "[notes] hello"), None);
         assert_eq!(
             step_of(Engine::Podman, "STEP 1/1: FROM x").as_deref(),
