@@ -303,7 +303,41 @@ fn invalid_inputs_fail_before_any_engine_runs() {
         record.exists(),
         "the fake engines must be reachable for this test to mean anything"
     );
+    // docker buildx comes first when it works (a daemon answers).
+    assert_eq!(
+        fs::read_to_string(&record).unwrap(),
+        "docker buildx version\ndocker version --format {{.Server.Version}}\n"
+    );
+    assert!(
+        text(&out.stdout)
+            .starts_with("engine: docker (default: auto-detected)\ncommand: docker buildx build")
+    );
     fs::remove_file(&record).unwrap();
+    // Without docker, podman is next.
+    fs::remove_file(bin.join("docker")).unwrap();
+    let out = hangar_build(dir.path())
+        .env("PATH", &bin)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).starts_with("engine: podman"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(fs::read_to_string(&record).unwrap(), "podman --version\n");
+    fs::remove_file(&record).unwrap();
+    let out = hangar_build(dir.path())
+        .env("PATH", "/nonexistent")
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no container engine found"),
+        "{}",
+        text(&out.stderr)
+    );
 
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a [&'a str]);
     let cases: Vec<Case> = vec![
