@@ -276,6 +276,27 @@ mod tests {
     }
 
     #[test]
+    fn a_distribution_file_keeps_its_name() {
+        let src = tempfile::tempdir().unwrap();
+        let exe = src.path().join("hangar");
+        fs::write(&exe, b"bin").unwrap();
+        let wheel = src.path().join("apache_airflow-3.1.0-py3-none-any.whl");
+        fs::write(&wheel, b"PK").unwrap();
+        let plan = ContextPlan {
+            dockerfile: DockerfileSource::Embedded,
+            context_files: None,
+            extra_context_files: vec![],
+            airflow_sources: Some(wheel),
+        };
+        let a = assemble(&plan, &exe).unwrap();
+        let copied = a
+            .context
+            .join(AIRFLOW_SOURCES_DIR)
+            .join("apache_airflow-3.1.0-py3-none-any.whl");
+        assert_eq!(fs::read(copied).unwrap(), b"PK");
+    }
+
+    #[test]
     fn missing_source_is_an_error_naming_it() {
         let src = tempfile::tempdir().unwrap();
         let exe = src.path().join("hangar");

@@ -1074,6 +1074,35 @@ mod tests {
     }
 
     #[test]
+    fn a_local_wheel_is_installed_from_its_path_in_the_build_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = dir.path().join("apache_airflow-3.1.0-py3-none-any.whl");
+        std::fs::write(&wheel, "PK").unwrap();
+        let raw = RawOptions {
+            airflow_sources: Some(wheel.display().to_string()),
+            ..RawOptions::default()
+        };
+        let p = resolve(&flags(raw), &EnvFacts::default(), &TestCatalogue).unwrap();
+        assert_eq!(
+            arg(&p, "AIRFLOW_INSTALLATION_METHOD").as_deref(),
+            Some("/opt/airflow-sources/apache_airflow-3.1.0-py3-none-any.whl")
+        );
+        assert_eq!(
+            arg(&p, "AIRFLOW_SOURCES_FROM").as_deref(),
+            Some("airflow-sources")
+        );
+        assert_eq!(p.context.airflow_sources.as_deref(), Some(wheel.as_path()));
+        let txt = dir.path().join("airflow.txt");
+        std::fs::write(&txt, "").unwrap();
+        let raw = RawOptions {
+            airflow_sources: Some(txt.display().to_string()),
+            ..RawOptions::default()
+        };
+        let err = resolve(&flags(raw), &EnvFacts::default(), &TestCatalogue).unwrap_err();
+        assert!(err.to_string().contains(".whl"), "{err}");
+    }
+
+    #[test]
     fn local_sources_and_constraints_go_into_the_context() {
         let dir = tempfile::tempdir().unwrap();
         let tree = dir.path().join("airflow");
