@@ -1,2 +1,101 @@
-# Placeholder: the production image Dockerfile is written in its own change.
-FROM scratch
+# Production image of Apache Airflow, built by `hangar build` or by any engine directly:
+#   docker buildx build . --build-arg AIRFLOW_VERSION=3.3.2
+#   buildah bud --build-arg HANGAR_BINARY_SOURCE=build .   (buildah/podman: always pass it)
+#
+# Stages:
+#   hangar-from-build    compiles hangar from this repository in RUST_IMAGE (plain engine builds)
+#   hangar-from-context  copies the prebuilt .hangar/hangar from the context (`hangar build`)
+#   hangar-bin           FROM hangar-from-${HANGAR_BINARY_SOURCE}. buildah 1.28 resolves this
+#                        stage name only when HANGAR_BINARY_SOURCE is given with --build-arg.
+#   airflow-build-image  compilers + dev apt packages; Airflow installed into ~airflow/.local
+#   main                 runtime apt packages, the venv and hangar as /entrypoint
+#
+# Every build arg is documented in docs/build-args.md. Secrets are never build args: mount a
+# CA bundle with `--secret id=hangar-ca,src=FILE`, a private index config with
+# `--secret id=pip-conf,src=pip.conf`, credentials with `--secret id=netrc,src=FILE`; they are
+# used by the build-stage steps and reach no layer. Works on buildah 1.28 and BuildKit: no
+# heredocs, no COPY --link, no SHELL; the logic lives in `hangar install <step>`.
+
+ARG PYTHON_BASE_IMAGE="python:3.12-slim-bookworm"
+ARG PYTHON_MAJOR_MINOR_VERSION="3.12"
+ARG RUST_IMAGE="rust:1-slim-bookworm"
+ARG HANGAR_BINARY_SOURCE="build"
+ARG AIRFLOW_VERSION="3.3.2"
+ARG AIRFLOW_EXTRAS="aiobotocore,amazon,async,celery,cncf-kubernetes,common-io,common-messaging,docker,elasticsearch,fab,ftp,git,google,google-auth,graphviz,grpc,hashicorp,http,ldap,microsoft-azure,mysql,odbc,openlineage,opensearch,pandas,postgres,redis,sendgrid,sftp,slack,snowflake,ssh,statsd,uv"
+ARG ADDITIONAL_AIRFLOW_EXTRAS=""
+ARG AIRFLOW_HOME="/opt/airflow"
+ARG AIRFLOW_UID="50000"
+ARG AIRFLOW_GID="0"
+ARG AIRFLOW_USER_HOME_DIR="/home/airflow"
+ARG INSTALL_MYSQL_CLIENT="true"
+ARG INSTALL_POSTGRES_CLIENT="true"
+ARG INSTALL_MSSQL_CLIENT="true"
+
+FROM ${RUST_IMAGE} AS hangar-from-build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY crates ./crates
+RUN set -eu; cargo build --release --locked -p hangar; cp target/release/hangar /hangar
+
+FROM scratch AS hangar-from-context
+COPY --chmod=0755 .hangar/hangar /hangar
+
+FROM hangar-from-${HANGAR_BINARY_SOURCE} AS hangar-bin
+
+############################## build stage ##############################
+# Few instructions on purpose: with --layers every instruction is a cached image, and on
+# storage drivers such as vfs each one costs seconds even when cached. hangar itself is
+# bind-mounted from hangar-bin, never copied into this stage.
+FROM ${PYTHON_BASE_IMAGE} AS airflow-build-image
+ARG INSTALL_MYSQL_CLIENT INSTALL_POSTGRES_CLIENT INSTALL_MSSQL_CLIENT DEV_APT_DEPS="" ADDITIONAL_DEV_APT_DEPS="" \
+    DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_ENV=""
+RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
+    --mount=type=secret,id=hangar-ca \
+    hangar install apt dev
+
+ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_VERSION AIRFLOW_EXTRAS ADDITIONAL_AIRFLOW_EXTRAS AIRFLOW_USER_HOME_DIR \
+    AIRFLOW_INSTALLATION_METHOD="apache-airflow" INSTALL_AIRFLOW_VIA_PIP="true" AIRFLOW_INSTALL_SOURCES="" \
+    AIRFLOW_INSTALL_VERSION="" AIRFLOW_REPO="apache/airflow" AIRFLOW_BRANCH="main" \
+    AIRFLOW_CONSTRAINTS_REFERENCE="" AIRFLOW_CONSTRAINTS_LOCATION="" ADDITIONAL_PIP_INSTALL_FLAGS="" \
+    DOCKER_CONTEXT_FILES="Dockerfile" INSTALL_DISTRIBUTIONS_FROM_CONTEXT="false" AIRFLOW_LOCAL_PIP_WHEELS="false" \
+    AIRFLOW_PRE_CACHED_PIP_PACKAGES="false" CASS_DRIVER_BUILD_CONCURRENCY="8" SLUGIFY_USES_TEXT_UNIDECODE="" \
+    AIRFLOW_WWW="" AIRFLOW_SOURCES_FROM="Dockerfile" AIRFLOW_SOURCES_TO="/Dockerfile"
+COPY ${AIRFLOW_SOURCES_FROM} ${AIRFLOW_SOURCES_TO}
+RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
+    --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
+    --mount=type=bind,source=${DOCKER_CONTEXT_FILES},target=/docker-context-files \
+    hangar install airflow
+
+# Declared only now, so that changing it reuses the Airflow layer above.
+ARG ADDITIONAL_PYTHON_DEPS=""
+RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
+    --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
+    --mount=type=bind,source=${DOCKER_CONTEXT_FILES},target=/docker-context-files \
+    hangar install additional
+
+############################## final image ##############################
+FROM ${PYTHON_BASE_IMAGE} AS main
+ARG AIRFLOW_HOME AIRFLOW_UID AIRFLOW_GID AIRFLOW_USER_HOME_DIR AIRFLOW_VERSION PYTHON_MAJOR_MINOR_VERSION \
+    INSTALL_MYSQL_CLIENT INSTALL_POSTGRES_CLIENT INSTALL_MSSQL_CLIENT RUNTIME_APT_DEPS="" ADDITIONAL_RUNTIME_APT_DEPS="" \
+    RUNTIME_APT_COMMAND="" ADDITIONAL_RUNTIME_APT_COMMAND="" ADDITIONAL_RUNTIME_APT_ENV=""
+ENV LANG=C.UTF-8 LC_ALL=C.UTF-8 AIRFLOW_HOME=${AIRFLOW_HOME} AIRFLOW_UID=${AIRFLOW_UID} \
+    AIRFLOW_USER_HOME_DIR=${AIRFLOW_USER_HOME_DIR} AIRFLOW_VERSION=${AIRFLOW_VERSION} \
+    PYTHON_MAJOR_MINOR_VERSION=${PYTHON_MAJOR_MINOR_VERSION} VIRTUAL_ENV=${AIRFLOW_USER_HOME_DIR}/.local \
+    PATH=${AIRFLOW_USER_HOME_DIR}/.local/bin:${PATH} DUMB_INIT_SETSID=1 PIP_NO_CACHE_DIR=1
+# Runtime packages, then the airflow user (UID, group 0), AIRFLOW_HOME, g=u permissions,
+# hangar at /usr/local/bin/hangar and /entrypoint.
+RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin \
+    --mount=type=secret,id=hangar-ca \
+    /run/hangar-bin install apt runtime && /run/hangar-bin install finalize
+WORKDIR ${AIRFLOW_HOME}
+USER ${AIRFLOW_UID}
+ENTRYPOINT ["/entrypoint"]
+CMD []
+COPY --from=airflow-build-image --chown=${AIRFLOW_UID}:0 ${AIRFLOW_USER_HOME_DIR} ${AIRFLOW_USER_HOME_DIR}
+
+# Last, so that a new creation date or revision only relabels the image.
+ARG AIRFLOW_IMAGE_DATE_CREATED="" COMMIT_SHA="" AIRFLOW_IMAGE_SOURCE="https://github.com/apache/airflow"
+LABEL org.opencontainers.image.title="Apache Airflow" org.opencontainers.image.version="${AIRFLOW_VERSION}" \
+      org.opencontainers.image.created="${AIRFLOW_IMAGE_DATE_CREATED}" \
+      org.opencontainers.image.source="${AIRFLOW_IMAGE_SOURCE}" org.opencontainers.image.revision="${COMMIT_SHA}" \
+      org.apache.airflow.python.version="${PYTHON_MAJOR_MINOR_VERSION}" org.apache.airflow.uid="${AIRFLOW_UID}"

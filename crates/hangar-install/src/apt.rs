@@ -1,0 +1,261 @@
+//! The apt steps of both stages: optional user commands, then one `apt-get install` of the
+//! default or given package list plus the additional packages, then cleanup.
+
+use crate::exec::Cmd;
+
+/// Build-stage packages: compilers and the headers Airflow's optional C extensions need.
+pub const DEV_DEFAULT: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "git",
+    "libffi-dev",
+    "libssl-dev",
+    "libkrb5-dev",
+    "libldap2-dev",
+    "libsasl2-dev",
+    "libgeos-dev",
+    "libxml2-dev",
+    "libxslt1-dev",
+    "zlib1g-dev",
+];
+/// Final-image packages: shared libraries and small tools only, no compilers.
+pub const RUNTIME_DEFAULT: &[&str] = &[
+    "ca-certificates",
+    "curl",
+    "git",
+    "libffi8",
+    "libgssapi-krb5-2",
+    "libkrb5-3",
+    "libldap-2.5-0",
+    "libsasl2-2",
+    "libsasl2-modules",
+    "libssl3",
+    "libxml2",
+    "libxslt1.1",
+    "openssh-client",
+    "procps",
+    "rsync",
+    "sqlite3",
+    "tzdata",
+];
+
+/// Which stage the step runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Dev,
+    Runtime,
+}
+
+/// Inputs of one apt step.
+#[derive(Debug, Clone, Default)]
+pub struct AptInputs {
+    pub command: String,
+    pub additional_command: String,
+    /// Empty = the stage's default list.
+    pub deps: String,
+    pub additional_deps: String,
+    /// `KEY=VALUE` pairs, whitespace separated.
+    pub env: String,
+    pub mysql: bool,
+    pub postgres: bool,
+    pub mssql: bool,
+    /// The base uses Debian's own python3 (needs `python3-dev` to compile extensions).
+    pub distro_python: bool,
+    /// CA bundle mounted as a secret, for apt's https sources and the user commands.
+    pub ca_bundle: Option<String>,
+}
+
+/// The package list of a step, defaults and client libraries included, without duplicates.
+pub fn packages(stage: Stage, i: &AptInputs) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !out.iter().any(|o| o == p) {
+            out.push(p.to_owned());
+        }
+    };
+    if i.deps.trim().is_empty() {
+        let defaults = match stage {
+            Stage::Dev => DEV_DEFAULT,
+            Stage::Runtime => RUNTIME_DEFAULT,
+        };
+        defaults.iter().for_each(|p| add(p));
+    } else {
+        i.deps.split_whitespace().for_each(&mut add);
+    }
+    let clients: &[(bool, &[&str], &[&str])] = &[
+        (
+            i.mysql,
+            &["libmariadb-dev", "pkg-config"],
+            &["libmariadb3", "mariadb-client"],
+        ),
+        (i.postgres, &["libpq-dev"], &["postgresql-client"]),
+        (
+            i.mssql,
+            &["unixodbc-dev", "freetds-dev"],
+            &["unixodbc", "tdsodbc"],
+        ),
+    ];
+    for (enabled, dev, runtime) in clients {
+        if *enabled {
+            let list = if stage == Stage::Dev { dev } else { runtime };
+            list.iter().for_each(|p| add(p));
+        }
+    }
+    if stage == Stage::Dev && i.distro_python {
+        add("python3-dev");
+    }
+    i.additional_deps.split_whitespace().for_each(&mut add);
+    out
+}
+
+/// Environment of every command of the step.
+pub fn env(i: &AptInputs) -> Vec<(String, String)> {
+    let mut env = vec![("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())];
+    if let Some(ca) = &i.ca_bundle {
+        env.push(("SSL_CERT_FILE".to_owned(), ca.clone()));
+        env.push(("CURL_CA_BUNDLE".to_owned(), ca.clone()));
+    }
+    for pair in i.env.split_whitespace() {
+        if let Some((k, v)) = pair.split_once('=') {
+            env.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    env
+}
+
+/// All commands of the step, in order.
+pub fn commands(stage: Stage, i: &AptInputs) -> Vec<Cmd> {
+    let env = env(i);
+    let apt_opts: Vec<String> = i
+        .ca_bundle
+        .iter()
+        .flat_map(|ca| ["-o".to_owned(), format!("Acquire::https::CAInfo={ca}")])
+        .collect();
+    let mut out = Vec::new();
+    for c in [&i.command, &i.additional_command] {
+        if !c.trim().is_empty() {
+            out.push(Cmd::new("sh").args(["-eu", "-c"]).arg(c.clone()).envs(&env));
+        }
+    }
+    out.push(
+        Cmd::new("apt-get")
+            .args(apt_opts.iter().cloned())
+            .args(["update", "-q"])
+            .envs(&env),
+    );
+    out.push(
+        Cmd::new("apt-get")
+            .args(apt_opts.iter().cloned())
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(packages(stage, i))
+            .envs(&env),
+    );
+    if stage == Stage::Runtime {
+        out.push(
+            Cmd::new("apt-get")
+                .args(["autoremove", "-y", "-q", "--purge"])
+                .envs(&env),
+        );
+    }
+    out.push(Cmd::new("apt-get").arg("clean").envs(&env));
+    out.push(Cmd::new("sh").args([
+        "-c",
+        "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old",
+    ]));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> AptInputs {
+        AptInputs {
+            mysql: true,
+            postgres: true,
+            mssql: false,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn runtime_list_has_clients_and_no_compilers() {
+        let p = packages(Stage::Runtime, &inputs());
+        assert!(p.contains(&"libmariadb3".to_owned()) && p.contains(&"mariadb-client".to_owned()));
+        assert!(p.contains(&"postgresql-client".to_owned()));
+        assert!(!p.iter().any(|x| x.contains("build-essential")
+            || x == "gcc"
+            || x == "make"
+            || x.ends_with("-dev")));
+        let no_mysql = AptInputs {
+            mysql: false,
+            ..inputs()
+        };
+        let p = packages(Stage::Runtime, &no_mysql);
+        assert!(!p.iter().any(|x| x.contains("mariadb")), "{p:?}");
+    }
+
+    #[test]
+    fn dev_list_and_additions() {
+        let i = AptInputs {
+            additional_deps: "libopenmpi-dev  git".into(),
+            distro_python: true,
+            ..inputs()
+        };
+        let p = packages(Stage::Dev, &i);
+        assert_eq!(p[0], "build-essential");
+        assert!(p.contains(&"libmariadb-dev".to_owned()) && p.contains(&"libpq-dev".to_owned()));
+        assert!(p.contains(&"python3-dev".to_owned()));
+        assert_eq!(p.last().unwrap(), "libopenmpi-dev");
+        assert_eq!(p.iter().filter(|x| *x == "git").count(), 1);
+        let custom = AptInputs {
+            deps: "gcc".into(),
+            mysql: false,
+            postgres: false,
+            ..Default::default()
+        };
+        assert_eq!(packages(Stage::Dev, &custom), ["gcc"]);
+    }
+
+    #[test]
+    fn command_sequence_with_user_commands_env_and_ca() {
+        let i = AptInputs {
+            command: "echo one".into(),
+            additional_command: "echo two".into(),
+            deps: "vim".into(),
+            env: "ACCEPT_EULA=Y".into(),
+            ca_bundle: Some("/run/secrets/hangar-ca".into()),
+            ..Default::default()
+        };
+        let cmds = commands(Stage::Runtime, &i);
+        let shown: Vec<String> = cmds.iter().map(Cmd::display).collect();
+        assert_eq!(shown[0], "sh -eu -c 'echo one'");
+        assert_eq!(shown[1], "sh -eu -c 'echo two'");
+        assert_eq!(
+            shown[2],
+            "apt-get -o Acquire::https::CAInfo=/run/secrets/hangar-ca update -q"
+        );
+        assert_eq!(
+            shown[3],
+            "apt-get -o Acquire::https::CAInfo=/run/secrets/hangar-ca install -y -q --no-install-recommends vim"
+        );
+        assert_eq!(shown[4], "apt-get autoremove -y -q --purge");
+        assert_eq!(shown[5], "apt-get clean");
+        assert!(
+            cmds[0]
+                .env
+                .contains(&("ACCEPT_EULA".to_owned(), "Y".to_owned()))
+        );
+        assert!(
+            cmds[3]
+                .env
+                .contains(&("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned()))
+        );
+        let dev = commands(Stage::Dev, &AptInputs::default());
+        assert_eq!(
+            dev.len(),
+            4,
+            "no user commands, no autoremove in the build stage"
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! pip command lines (pure functions) and the environment pip runs with.
+
+use std::path::Path;
+
+use crate::exec::Cmd;
+
+/// Where the build's secrets appear when the engine mounted them (`RUN --mount=type=secret`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secrets {
+    pub ca_bundle: Option<String>,
+    pub pip_conf: Option<String>,
+    pub netrc: Option<String>,
+}
+
+impl Secrets {
+    /// Looks for `/run/secrets/{hangar-ca,pip-conf,netrc}` and a context `pip.conf`.
+    pub fn discover(secrets_dir: &Path, context_dir: &Path) -> Self {
+        let found = |p: &Path| p.is_file().then(|| p.display().to_string());
+        Self {
+            ca_bundle: found(&secrets_dir.join("hangar-ca")),
+            pip_conf: found(&secrets_dir.join("pip-conf"))
+                .or_else(|| found(&context_dir.join("pip.conf"))),
+            netrc: found(&secrets_dir.join("netrc")),
+        }
+    }
+
+    /// Environment for pip, Python's urllib and curl-like tools in the same step.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(ca) = &self.ca_bundle {
+            for key in [
+                "PIP_CERT",
+                "REQUESTS_CA_BUNDLE",
+                "SSL_CERT_FILE",
+                "CURL_CA_BUNDLE",
+            ] {
+                env.push((key.to_owned(), ca.clone()));
+            }
+        }
+        if let Some(conf) = &self.pip_conf {
+            env.push(("PIP_CONFIG_FILE".to_owned(), conf.clone()));
+        }
+        if let Some(netrc) = &self.netrc {
+            env.push(("NETRC".to_owned(), netrc.clone()));
+        }
+        env
+    }
+}
+
+/// Fixed pip settings of every build step.
+pub fn base_env(cass_concurrency: &str) -> Vec<(String, String)> {
+    [
+        ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+        ("PIP_NO_INPUT", "1"),
+        ("PIP_PROGRESS_BAR", "off"),
+        ("PIP_ROOT_USER_ACTION", "ignore"),
+        ("CASS_DRIVER_BUILD_CONCURRENCY", cass_concurrency),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// `python3 -m venv VENV`.
+pub fn venv_cmd(venv: &Path) -> Cmd {
+    Cmd::new("python3")
+        .args(["-m", "venv"])
+        .arg(venv.display().to_string())
+}
+
+/// `python3 -c …` printing `MAJOR.MINOR` of the base image's Python.
+pub fn python_version_cmd() -> Cmd {
+    Cmd::new("python3").args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+}
+
+fn pip(venv: &Path) -> Cmd {
+    Cmd::new(&venv.join("bin/python").display().to_string()).args(["-m", "pip"])
+}
+
+/// Options shared by every `pip install`.
+#[derive(Debug, Clone, Default)]
+pub struct InstallOpts<'a> {
+    /// `ADDITIONAL_PIP_INSTALL_FLAGS`, split on whitespace.
+    pub extra_flags: Vec<String>,
+    pub constraints: Option<&'a Path>,
+    /// Offline install from a folder (`--no-index --find-links DIR`).
+    pub find_links: Option<&'a Path>,
+    pub no_deps: bool,
+    pub upgrade_only_if_needed: bool,
+}
+
+/// `pip install [opts] REQS…`.
+pub fn install_cmd(venv: &Path, reqs: &[String], o: &InstallOpts<'_>) -> Cmd {
+    let mut c = pip(venv).arg("install");
+    if let Some(dir) = o.find_links {
+        c = c
+            .args(["--no-index", "--find-links"])
+            .arg(dir.display().to_string());
+    }
+    if o.no_deps {
+        c = c.arg("--no-deps");
+    }
+    if o.upgrade_only_if_needed {
+        c = c.args(["--upgrade", "--upgrade-strategy", "only-if-needed"]);
+    }
+    if let Some(path) = o.constraints {
+        c = c.arg("--constraint").arg(path.display().to_string());
+    }
+    c.args(o.extra_flags.iter().cloned())
+        .args(reqs.iter().cloned())
+}
+
+/// `pip install -r FILE`.
+pub fn requirements_cmd(venv: &Path, file: &Path, o: &InstallOpts<'_>) -> Cmd {
+    install_cmd(venv, &["-r".to_owned(), file.display().to_string()], o)
+}
+
+/// `pip check`.
+pub fn check_cmd(venv: &Path) -> Cmd {
+    pip(venv).arg("check")
+}
+
+/// `pip freeze --exclude-editable` (the effective constraints of an unconstrained build).
+pub fn freeze_cmd(venv: &Path) -> Cmd {
+    pip(venv).args(["freeze", "--exclude-editable"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V: &str = "/home/airflow/.local";
+
+    #[test]
+    fn airflow_install_argv() {
+        let c = install_cmd(
+            Path::new(V),
+            &["apache-airflow[postgres,celery]==3.3.2".to_owned()],
+            &InstallOpts {
+                extra_flags: vec!["--no-binary".into(), "lxml".into()],
+                constraints: Some(Path::new("/home/airflow/constraints.txt")),
+                ..Default::default()
+            },
+        );
+        assert_eq!(c.program, "/home/airflow/.local/bin/python");
+        assert_eq!(
+            c.args,
+            [
+                "-m",
+                "pip",
+                "install",
+                "--constraint",
+                "/home/airflow/constraints.txt",
+                "--no-binary",
+                "lxml",
+                "apache-airflow[postgres,celery]==3.3.2"
+            ]
+        );
+    }
+
+    #[test]
+    fn offline_and_additional_argv() {
+        let c = install_cmd(
+            Path::new(V),
+            &["apache-airflow==2.10.5".to_owned()],
+            &InstallOpts {
+                find_links: Some(Path::new("/docker-context-files")),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            c.args,
+            [
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--find-links",
+                "/docker-context-files",
+                "apache-airflow==2.10.5"
+            ]
+        );
+        let c = install_cmd(
+            Path::new(V),
+            &["six".to_owned(), "pandas==2.1.2".to_owned()],
+            &InstallOpts {
+                upgrade_only_if_needed: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            c.args,
+            [
+                "-m",
+                "pip",
+                "install",
+                "--upgrade",
+                "--upgrade-strategy",
+                "only-if-needed",
+                "six",
+                "pandas==2.1.2"
+            ]
+        );
+        let c = install_cmd(
+            Path::new(V),
+            &["/d/x.whl".to_owned()],
+            &InstallOpts {
+                no_deps: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(c.args, ["-m", "pip", "install", "--no-deps", "/d/x.whl"]);
+        let c = requirements_cmd(
+            Path::new(V),
+            Path::new("/docker-context-files/requirements.txt"),
+            &InstallOpts::default(),
+        );
+        assert_eq!(
+            c.args,
+            [
+                "-m",
+                "pip",
+                "install",
+                "-r",
+                "/docker-context-files/requirements.txt"
+            ]
+        );
+        assert_eq!(
+            check_cmd(Path::new(V)).display(),
+            "/home/airflow/.local/bin/python -m pip check"
+        );
+        assert_eq!(
+            freeze_cmd(Path::new(V)).args,
+            ["-m", "pip", "freeze", "--exclude-editable"]
+        );
+        assert_eq!(
+            venv_cmd(Path::new(V)).display(),
+            "python3 -m venv /home/airflow/.local"
+        );
+    }
+
+    #[test]
+    fn secrets_become_pip_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets");
+        let ctx = dir.path().join("ctx");
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::create_dir_all(&ctx).unwrap();
+        assert!(Secrets::discover(&secrets, &ctx).env().is_empty());
+        std::fs::write(ctx.join("pip.conf"), "[global]\n").unwrap();
+        let s = Secrets::discover(&secrets, &ctx);
+        assert_eq!(s.pip_conf, Some(ctx.join("pip.conf").display().to_string()));
+        std::fs::write(secrets.join("hangar-ca"), "pem").unwrap();
+        std::fs::write(secrets.join("pip-conf"), "[global]\n").unwrap();
+        let env = Secrets::discover(&secrets, &ctx).env();
+        let ca = secrets.join("hangar-ca").display().to_string();
+        assert!(env.contains(&("PIP_CERT".to_owned(), ca.clone())));
+        assert!(env.contains(&("SSL_CERT_FILE".to_owned(), ca)));
+        assert!(env.contains(&(
+            "PIP_CONFIG_FILE".to_owned(),
+            secrets.join("pip-conf").display().to_string()
+        )));
+    }
+}
