@@ -706,9 +706,14 @@ impl MariaDb {
             .prefix("hangar-mariadb-")
             .tempdir()
             .expect("temp dir");
+        // Each server gets its own tmpdir: at start-up mariadbd deletes every `#sql-temptable-*`
+        // file it finds there, which breaks other servers initialising at the same time.
+        let tmp = dir.path().join("tmp");
+        fs::create_dir_all(&tmp).expect("mariadb tmpdir");
         let mut c = Command::new(install);
         c.arg("--no-defaults")
             .arg(format!("--datadir={}", dir.path().join("data").display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -759,6 +764,7 @@ impl MariaDb {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--tmpdir={}", d.join("tmp").display()))
             .arg(format!("--port={}", self.port))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", self.socket_path().display()))
