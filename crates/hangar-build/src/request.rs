@@ -339,32 +339,31 @@ pub fn resolve(
         d.set("AIRFLOW_PRE_CACHED_PIP_PACKAGES", "false", &b.origin);
     }
 
-    if let Some(cf) = &o.context_files {
-        if !cf.value.is_dir() {
+    if let Some(cf) = &o.context_files
+        && !cf.value.is_dir()
+    {
+        return Err(invalid_path(
+            cf,
+            "no such folder; give the folder holding your wheels, constraints or requirements files",
+        ));
+    }
+    if let Some(w) = &o.add_local_pip_wheels
+        && w.value
+    {
+        let Some(cf) = &o.context_files else {
+            return Err(ResolveError::Needs {
+                origin: w.origin.clone(),
+                what: "--context-files DIR: the folder holding the .whl files to install".into(),
+            });
+        };
+        if !contains_wheel(&cf.value) {
             return Err(invalid_path(
                 cf,
-                "no such folder; give the folder holding your wheels, constraints or requirements files",
+                "--add-local-pip-wheels is set but this folder holds no .whl file; download them with \
+                     `pip download -d DIR apache-airflow==VERSION` first",
             ));
         }
-    }
-    if let Some(w) = &o.add_local_pip_wheels {
-        if w.value {
-            let Some(cf) = &o.context_files else {
-                return Err(ResolveError::Needs {
-                    origin: w.origin.clone(),
-                    what: "--context-files DIR: the folder holding the .whl files to install"
-                        .into(),
-                });
-            };
-            if !contains_wheel(&cf.value) {
-                return Err(invalid_path(
-                    cf,
-                    "--add-local-pip-wheels is set but this folder holds no .whl file; download them with \
-                     `pip download -d DIR apache-airflow==VERSION` first",
-                ));
-            }
-            d.set("INSTALL_DISTRIBUTIONS_FROM_CONTEXT", "true", &w.origin);
-        }
+        d.set("INSTALL_DISTRIBUTIONS_FROM_CONTEXT", "true", &w.origin);
     }
     if let Some(c) = &o.constraints_location {
         let v = c.value.as_str();
@@ -486,16 +485,16 @@ pub fn resolve(
         }
     }
 
-    if let Some(e) = &o.engine_arg {
-        if e.value.iter().any(|a| catalogue.looks_like_credential(a)) {
-            return Err(ResolveError::Invalid {
-                origin: e.origin.clone(),
-                value: "(not shown: it seems to contain a credential)".into(),
-                reason: "engine arguments are printed and visible to every user of this machine; \
+    if let Some(e) = &o.engine_arg
+        && e.value.iter().any(|a| catalogue.looks_like_credential(a))
+    {
+        return Err(ResolveError::Invalid {
+            origin: e.origin.clone(),
+            value: "(not shown: it seems to contain a credential)".into(),
+            reason: "engine arguments are printed and visible to every user of this machine; \
                          pass credentials as files with --pip-conf or --netrc"
-                    .into(),
-            });
-        }
+                .into(),
+        });
     }
 
     let mut secrets = Vec::new();

@@ -49,19 +49,17 @@ impl IniFile {
                 continue;
             }
             let indented = raw.starts_with([' ', '\t']);
-            if indented {
-                if let (Some(sec), Some(key)) = (&section, &current) {
-                    let value = sections
-                        .get_mut(sec)
-                        .and_then(|s| s.get_mut(key))
-                        .expect("current option exists");
-                    for _ in 0..=pending_blank {
-                        value.push('\n');
-                    }
-                    value.push_str(trimmed);
-                    pending_blank = 0;
-                    continue;
+            if indented && let (Some(sec), Some(key)) = (&section, &current) {
+                let value = sections
+                    .get_mut(sec)
+                    .and_then(|s| s.get_mut(key))
+                    .expect("current option exists");
+                for _ in 0..=pending_blank {
+                    value.push('\n');
                 }
+                value.push_str(trimmed);
+                pending_blank = 0;
+                continue;
             }
             current = None;
             pending_blank = 0;

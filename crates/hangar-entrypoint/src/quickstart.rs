@@ -40,10 +40,10 @@ pub fn installed_airflow_version(sys: &dyn System, env: &ChildEnv) -> Option<Str
     let mut roots: Vec<PathBuf> = Vec::new();
     if let Some(path) = env.get_os("PATH") {
         for dir in std::env::split_paths(path) {
-            if sys.exists(&dir.join("airflow")) {
-                if let Some(root) = dir.parent() {
-                    roots.push(root.to_owned());
-                }
+            if sys.exists(&dir.join("airflow"))
+                && let Some(root) = dir.parent()
+            {
+                roots.push(root.to_owned());
             }
         }
     }

@@ -90,12 +90,12 @@ impl Outcome {
 
 /// Checks `cache` at time `now` (epoch seconds). Errors only when libkrb5 cannot be used.
 pub fn check(cache: &CacheName, min_remaining: u64, now: i64) -> Result<Outcome, ContextError> {
-    if let CacheName::File(path) = cache {
-        if let Err(e) = std::fs::metadata(path) {
-            return Ok(Outcome::Missing {
-                reason: e.to_string(),
-            });
-        }
+    if let CacheName::File(path) = cache
+        && let Err(e) = std::fs::metadata(path)
+    {
+        return Ok(Outcome::Missing {
+            reason: e.to_string(),
+        });
     }
     let ctx = Context::new()?;
     let creds = match ctx

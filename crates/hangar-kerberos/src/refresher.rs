@@ -322,19 +322,19 @@ impl Refresher<'_> {
                 return Ok(());
             }
             let mut result = self.attempt(method);
-            if method == Method::Renew {
-                if let Err(f) = &result {
-                    self.log(
-                        Level::Debug,
-                        "renew_failed",
-                        vec![
-                            ("reason", f.reason.clone()),
-                            ("fallback", "keytab".to_owned()),
-                        ],
-                    );
-                    method = Method::Keytab;
-                    result = self.attempt(method);
-                }
+            if method == Method::Renew
+                && let Err(f) = &result
+            {
+                self.log(
+                    Level::Debug,
+                    "renew_failed",
+                    vec![
+                        ("reason", f.reason.clone()),
+                        ("fallback", "keytab".to_owned()),
+                    ],
+                );
+                method = Method::Keytab;
+                result = self.attempt(method);
             }
             let wake = match result {
                 Ok(mut cur) => {

@@ -121,19 +121,19 @@ fn match_parts(s: &str) -> Option<RawParts<'_>> {
     // User info: username `[^:/]*`, optional `:password` `[^@]*`, then `@`.
     let j = r.find([':', '/']).unwrap_or(r.len());
     let mut p = 0;
-    if r[j..].starts_with(':') {
-        if let Some(at) = r[j + 1..].find('@') {
-            let at = j + 1 + at;
-            parts.username = Some(&r[..j]);
-            parts.password = Some(&r[j + 1..at]);
-            p = at + 1;
-        }
+    if r[j..].starts_with(':')
+        && let Some(at) = r[j + 1..].find('@')
+    {
+        let at = j + 1 + at;
+        parts.username = Some(&r[..j]);
+        parts.password = Some(&r[j + 1..at]);
+        p = at + 1;
     }
-    if p == 0 {
-        if let Some(at) = r[..j].rfind('@') {
-            parts.username = Some(&r[..at]);
-            p = at + 1;
-        }
+    if p == 0
+        && let Some(at) = r[..j].rfind('@')
+    {
+        parts.username = Some(&r[..at]);
+        p = at + 1;
     }
 
     // Host: `[ipv6]` (contents `[^/?]+`, greedy to the last `]`) or `[^/:?]+`.
@@ -141,10 +141,10 @@ fn match_parts(s: &str) -> Option<RawParts<'_>> {
     let mut ipv6 = None;
     if let Some(inner) = rest.strip_prefix('[') {
         let seg_end = inner.find(['/', '?']).unwrap_or(inner.len());
-        if let Some(close) = inner[..seg_end].rfind(']') {
-            if close > 0 {
-                ipv6 = Some((&inner[..close], close + 2));
-            }
+        if let Some(close) = inner[..seg_end].rfind(']')
+            && close > 0
+        {
+            ipv6 = Some((&inner[..close], close + 2));
         }
     }
     if let Some((host, consumed)) = ipv6 {

@@ -409,10 +409,10 @@ fn redis_loading_dataset_is_not_ready_then_ready() {
     let target = Target::from_url(&r.url()).unwrap();
     let mut loading_seen = 0;
     wait_for(&target, &budget(60, 1000), &mut |e| {
-        if let Event::Retrying { error, .. } = e {
-            if matches!(error, ProbeError::NotReady(m) if m.contains("LOADING")) {
-                loading_seen += 1;
-            }
+        if let Event::Retrying { error, .. } = e
+            && matches!(error, ProbeError::NotReady(m) if m.contains("LOADING"))
+        {
+            loading_seen += 1;
         }
     })
     .expect("ready once the dataset is loaded");
