@@ -575,38 +575,6 @@ impl Postgres {
             .wait_for_log(from, "database system is ready to accept connections");
     }
 
-    /// Stops the server (fast shutdown). Data and port are kept for [`Postgres::run`].
-    pub fn stop(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.stop();
-        }
-    }
-
-    /// Stops and starts again.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.run();
-    }
-
-    /// Whether the server process runs.
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
-    }
-
-    /// Process id of the running server (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().map(|p| p.child.id())
-    }
-
-    /// Runs the server after `delay` on another thread; join the handle to get it back.
-    pub fn start_after(mut self, delay: Duration) -> JoinHandle<Postgres> {
-        std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            self.run();
-            self
-        })
-    }
-
     /// TCP port on 127.0.0.1 and ::1.
     pub fn port(&self) -> u16 {
         self.port
@@ -788,38 +756,6 @@ impl MariaDb {
         self.proc = Some(proc);
     }
 
-    /// Stops the server. Data and port are kept for [`MariaDb::run`].
-    pub fn stop(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.stop();
-        }
-    }
-
-    /// Stops and starts again.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.run();
-    }
-
-    /// Whether the server process runs.
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
-    }
-
-    /// Process id of the running server (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().map(|p| p.child.id())
-    }
-
-    /// Runs the server after `delay` on another thread; join the handle to get it back.
-    pub fn start_after(mut self, delay: Duration) -> JoinHandle<MariaDb> {
-        std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            self.run();
-            self
-        })
-    }
-
     /// TCP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -980,38 +916,6 @@ impl Redis {
         };
         proc.wait_for_log(from, needle);
         self.proc = Some(proc);
-    }
-
-    /// Stops the server.
-    pub fn stop(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.stop();
-        }
-    }
-
-    /// Stops and starts again.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.run();
-    }
-
-    /// Whether the server process runs.
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
-    }
-
-    /// Process id of the running server (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().map(|p| p.child.id())
-    }
-
-    /// Runs the server after `delay` on another thread; join the handle to get it back.
-    pub fn start_after(mut self, delay: Duration) -> JoinHandle<Redis> {
-        std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            self.run();
-            self
-        })
     }
 
     /// TCP port on 127.0.0.1 and ::1.
@@ -1207,38 +1111,6 @@ impl RabbitMq {
         self.proc = Some(proc);
     }
 
-    /// Stops the node (epmd keeps running until drop). Data and port are kept.
-    pub fn stop(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.stop();
-        }
-    }
-
-    /// Stops and starts again.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.run();
-    }
-
-    /// Whether the node runs.
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
-    }
-
-    /// Process id of the running node's start script / VM (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().map(|p| p.child.id())
-    }
-
-    /// Runs the node after `delay` on another thread; join the handle to get it back.
-    pub fn start_after(mut self, delay: Duration) -> JoinHandle<RabbitMq> {
-        std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            self.run();
-            self
-        })
-    }
-
     /// AMQP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -1273,6 +1145,51 @@ impl Drop for RabbitMq {
         }
     }
 }
+
+/// The life-cycle methods every server shares: each keeps its running process in
+/// `self.proc` and defines its own `run`.
+macro_rules! lifecycle {
+    ($server:ident) => {
+        impl $server {
+            /// Stops the server. Data and port are kept for a later `run`.
+            pub fn stop(&mut self) {
+                if let Some(p) = self.proc.take() {
+                    p.stop();
+                }
+            }
+
+            /// Stops and starts again.
+            pub fn restart(&mut self) {
+                self.stop();
+                self.run();
+            }
+
+            /// Whether the server process runs.
+            pub fn is_running(&self) -> bool {
+                self.proc.is_some()
+            }
+
+            /// Process id of the running server (also its process group id).
+            pub fn pid(&self) -> Option<u32> {
+                self.proc.as_ref().map(|p| p.child.id())
+            }
+
+            /// Runs the server after `delay` on another thread; join the handle to get it back.
+            pub fn start_after(mut self, delay: Duration) -> JoinHandle<$server> {
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    self.run();
+                    self
+                })
+            }
+        }
+    };
+}
+
+lifecycle!(Postgres);
+lifecycle!(MariaDb);
+lifecycle!(Redis);
+lifecycle!(RabbitMq);
 
 #[cfg(test)]
 mod tests {
