@@ -1,3 +1,35 @@
 //! The image's PID 1: init duties (`init`) and Airflow's entrypoint contract.
+//!
+//! [`contract::run`] performs upstream's entrypoint steps natively (no shell, no Python
+//! before the command) and runs every command as a child of the PID 1
+//! [`init::Supervisor`]. [`standalone::run`] is `hangar wait`.
 
+pub mod broker;
+pub mod contract;
+pub mod db;
+pub mod dispatch;
+pub mod env;
+pub mod error;
 pub mod init;
+pub mod os;
+pub mod quickstart;
+pub mod run;
+pub mod standalone;
+pub mod user;
+pub mod waiting;
+
+#[cfg(test)]
+mod testing;
+
+pub use env::ChildEnv;
+pub use error::EntrypointError;
+
+/// A progress message on stderr (never stdout: commands' stdout must stay clean).
+pub(crate) fn info(msg: &str) {
+    eprintln!("hangar: {msg}");
+}
+
+/// A warning on stderr.
+pub(crate) fn warn(msg: &str) {
+    eprintln!("hangar: {msg}");
+}

@@ -3,6 +3,12 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use hangar_entrypoint::init::{InitOptions, Supervisor, setsid_from_env};
+use hangar_entrypoint::os::RealSystem;
+use hangar_entrypoint::{ChildEnv, EntrypointError, contract};
+
+use super::ExitError;
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The command to run (Airflow's entrypoint dispatch rules apply).
@@ -14,6 +20,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     run_multicall(args.args)
 }
 
-pub(crate) fn run_multicall(_args: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`hangar entrypoint` is not available in this build yet")
+pub(crate) fn run_multicall(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let env = ChildEnv::from_process();
+    let setsid = setsid_from_env(env.get_os("DUMB_INIT_SETSID")).map_err(|e| ExitError {
+        code: hangar_entrypoint::error::code::BAD_INPUT,
+        message: format!("DUMB_INIT_SETSID: {e}"),
+    })?;
+    let mut supervisor = Supervisor::new(InitOptions { setsid }).map_err(|e| ExitError {
+        code: hangar_entrypoint::error::code::INTERNAL,
+        message: format!("cannot set up the init duties: {e}"),
+    })?;
+    let code = contract::run(&args, env, &mut RealSystem, &mut supervisor).map_err(exit_error)?;
+    Ok(ExitCode::from(code))
+}
+
+/// The entrypoint's error with its documented exit code.
+pub(crate) fn exit_error(e: EntrypointError) -> ExitError {
+    ExitError {
+        code: e.exit_code(),
+        message: e.to_string(),
+    }
 }

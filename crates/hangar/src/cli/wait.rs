@@ -1,10 +1,32 @@
-//! `hangar wait`.
+//! `hangar wait db | broker | URL...`: the entrypoint's readiness checks on their own.
 
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+use hangar_entrypoint::init::{InitOptions, Supervisor};
+use hangar_entrypoint::os::RealSystem;
+use hangar_entrypoint::{ChildEnv, standalone};
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`hangar wait` is not available in this build yet")
+use super::ExitError;
+use super::entrypoint::exit_error;
+
+/// Wait until services accept connections (exit 0), for compose healthchecks and init
+/// containers. Uses CONNECTION_CHECK_MAX_COUNT × CONNECTION_CHECK_SLEEP_TIME as the budget.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// What to wait for: `db` (Airflow's metadata database, from its configuration),
+    /// `broker` (the Celery broker) or URLs (postgresql://, mysql://, redis://, amqp://,
+    /// tcp://host:port, ...). Checked in order.
+    #[arg(required = true, value_name = "db|broker|URL")]
+    targets: Vec<String>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let env = ChildEnv::from_process();
+    // Only needed for `airflow db check` when the DB URL is a `_SECRET`.
+    let mut supervisor = Supervisor::new(InitOptions { setsid: true }).map_err(|e| ExitError {
+        code: hangar_entrypoint::error::code::INTERNAL,
+        message: format!("cannot set up process supervision: {e}"),
+    })?;
+    standalone::run(&args.targets, &env, &RealSystem, &mut supervisor).map_err(exit_error)?;
+    Ok(ExitCode::SUCCESS)
 }
