@@ -1,1 +1,138 @@
 //! The build front end: options, validation, engine command lines and progress.
+//!
+//! The flow of `hangar build`:
+//! 1. [`options`]: flags, `HANGAR_*` variables and `hangar.toml` are layered (flag > env >
+//!    file > default), each value keeping its origin;
+//! 2. [`request::resolve`]: the options become build args, secrets, tags and a context plan,
+//!    validated before any engine runs;
+//! 3. [`engine`]: the engine is chosen (or detected) and its argv built by a pure function;
+//! 4. [`context::assemble`] prepares a temporary context and [`run::run`] streams the build;
+//!    a failed build tags nothing (the engines tag at commit, after the last step).
+
+pub mod catalogue;
+pub mod context;
+pub mod engine;
+pub mod options;
+pub mod request;
+pub mod run;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::engine::{Engine, EngineError, Probe};
+use crate::options::{EngineChoice, ProgressMode};
+use crate::request::Plan;
+use crate::run::Display;
+
+/// Errors of a build once its inputs are valid.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Context(#[from] context::ContextError),
+    #[error(transparent)]
+    Run(#[from] run::RunError),
+    #[error(
+        "the build succeeded but {engine} wrote no image ID to {path}: {source}. Check the engine version \
+         (buildah >= 1.20, podman >= 3, docker buildx)"
+    )]
+    ImageId {
+        engine: Engine,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The result of a successful build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub image_id: String,
+    pub tags: Vec<String>,
+}
+
+/// The engine named by the options, or the first one that works.
+///
+/// # Errors
+/// `auto` and no engine works.
+pub fn choose_engine(choice: EngineChoice, probe: &dyn Probe) -> Result<Engine, EngineError> {
+    match choice {
+        EngineChoice::Auto => engine::detect(probe),
+        EngineChoice::Docker => Ok(Engine::Docker),
+        EngineChoice::Podman => Ok(Engine::Podman),
+        EngineChoice::Buildah => Ok(Engine::Buildah),
+    }
+}
+
+/// The display for a progress mode; `stderr_is_terminal` decides `auto`.
+#[must_use]
+pub fn choose_display(mode: ProgressMode, stderr_is_terminal: bool) -> Display {
+    match mode {
+        ProgressMode::Plain => Display::Plain,
+        ProgressMode::Tty => Display::Live,
+        ProgressMode::Auto if stderr_is_terminal => Display::Live,
+        ProgressMode::Auto => Display::Plain,
+    }
+}
+
+/// Placeholder for the temporary work directory in `--dry-run` output.
+pub const DRY_RUN_WORK_DIR: &str = "<work>";
+
+/// The `--dry-run` report: the exact command (with the temporary work directory shown as
+/// `<work>`), the build args with their origins, the secrets and the context plan.
+#[must_use]
+pub fn dry_run_report(plan: &Plan, engine: Engine, hangar_exe: &Path) -> String {
+    let work = Path::new(DRY_RUN_WORK_DIR);
+    let context = work.join("context");
+    let inv = plan.invocation(
+        engine,
+        &context.join("Dockerfile"),
+        &context,
+        &work.join("image-id"),
+    );
+    let argv = engine::argv(&inv);
+    let mut s = format!(
+        "engine: {engine} ({})\ncommand: {}\n",
+        plan.engine.origin,
+        engine::shell_line(&argv)
+    );
+    s.push_str(&plan.describe(hangar_exe));
+    s
+}
+
+/// Assembles the context, prints the exact command, runs the engine and reads the image ID.
+/// Messages go to `log` (stderr in the program); the temporary context is removed at the end.
+///
+/// # Errors
+/// The context cannot be assembled, the engine fails (the error carries the failing step and
+/// the last lines), or no image ID was written.
+pub fn execute(
+    plan: &Plan,
+    engine: Engine,
+    hangar_exe: &Path,
+    display: Display,
+    log: &mut dyn Write,
+) -> Result<Outcome, BuildError> {
+    let assembled = context::assemble(&plan.context, hangar_exe)?;
+    let inv = plan.invocation(
+        engine,
+        &assembled.dockerfile,
+        &assembled.context,
+        &assembled.iidfile,
+    );
+    let argv = engine::argv(&inv);
+    let _ = writeln!(log, "hangar: running: {}", engine::shell_line(&argv));
+    let _ = log.flush();
+    run::run(engine, &argv, display)?;
+    let image_id = std::fs::read_to_string(&assembled.iidfile)
+        .map_err(|source| BuildError::ImageId {
+            engine,
+            path: assembled.iidfile.clone(),
+            source,
+        })?
+        .trim()
+        .to_owned();
+    Ok(Outcome {
+        image_id,
+        tags: plan.tags.clone(),
+    })
+}

@@ -42,11 +42,13 @@ pub fn podman() -> Command {
     let conf = cache_dir("images").join("containers.conf");
     if !conf.is_file() {
         let tmp = conf.with_extension("tmp");
-        fs::write(&tmp, "[containers]\ndefault_ulimits = []\npids_limit = 0\n").expect("write containers.conf");
+        fs::write(&tmp, "[containers]\ndefault_ulimits = []\npids_limit = 0\n")
+            .expect("write containers.conf");
         fs::rename(&tmp, &conf).expect("publish containers.conf");
     }
     let mut c = Command::new(program);
-    c.env("CONTAINERS_CONF", conf).args(["--storage-driver", "vfs"]);
+    c.env("CONTAINERS_CONF", conf)
+        .args(["--storage-driver", "vfs"]);
     c
 }
 
@@ -66,7 +68,8 @@ pub fn podman_run(image: &str, extra: &[&str], args: &[&str]) -> Output {
 /// copy whole filesystems, so parallel builds only slow each other down.
 pub fn build_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// True when `buildah images` lists `name` (e.g. `localhost/python-base:bookworm`).
@@ -75,7 +78,9 @@ pub fn image_exists(name: &str) -> bool {
         .args(["images", "--format", "{{.Name}}:{{.Tag}}"])
         .output()
         .expect("run buildah images");
-    String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == name)
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == name)
 }
 
 /// The Debian mirror of this machine: the first `URIs:` of `debian.sources`, read at run time.
@@ -109,10 +114,17 @@ pub fn ensure_base_image() {
 }
 
 fn build_base_image(debootstrap: &Path, dir: &Path) {
-    let rootfs = tempfile::Builder::new().prefix("rootfs-").tempdir_in(dir).expect("rootfs temp dir");
+    let rootfs = tempfile::Builder::new()
+        .prefix("rootfs-")
+        .tempdir_in(dir)
+        .expect("rootfs temp dir");
     check(
         Command::new(debootstrap)
-            .args(["--variant=minbase", "--include=python3,python3-venv,python3-pip,ca-certificates", "bookworm"])
+            .args([
+                "--variant=minbase",
+                "--include=python3,python3-venv,python3-pip,ca-certificates",
+                "bookworm",
+            ])
             .arg(rootfs.path())
             .arg(debian_mirror()),
         "debootstrap the base image",
@@ -120,10 +132,16 @@ fn build_base_image(debootstrap: &Path, dir: &Path) {
     let ctr = stdout_of(buildah().args(["from", "scratch"]), "buildah from scratch");
     let mnt = stdout_of(buildah().args(["mount", &ctr]), "buildah mount");
     check(
-        Command::new("cp").arg("-a").arg(format!("{}/.", rootfs.path().display())).arg(format!("{mnt}/")),
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", rootfs.path().display()))
+            .arg(format!("{mnt}/")),
         "copy the root filesystem into the container",
     );
-    check(buildah().args(["commit", "--rm", &ctr, BASE_IMAGE]), "buildah commit of the base image");
+    check(
+        buildah().args(["commit", "--rm", &ctr, BASE_IMAGE]),
+        "buildah commit of the base image",
+    );
 }
 
 /// A constraints file for `apache-airflow[extras]==version` on this host's Python (the same
@@ -140,8 +158,16 @@ pub fn constraints_file(version: &str, extras: &str) -> PathBuf {
     let guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .unwrap_or_else(|(_, e)| panic!("cannot lock constraints for {key}: {e}"));
     if !published.is_file() {
-        let venv = tempfile::Builder::new().prefix("venv-").tempdir_in(&dir).expect("venv temp dir");
-        check(Command::new("/usr/bin/python3").args(["-m", "venv"]).arg(venv.path()), "create a host venv");
+        let venv = tempfile::Builder::new()
+            .prefix("venv-")
+            .tempdir_in(&dir)
+            .expect("venv temp dir");
+        check(
+            Command::new("/usr/bin/python3")
+                .args(["-m", "venv"])
+                .arg(venv.path()),
+            "create a host venv",
+        );
         let pip = venv.path().join("bin/pip");
         check(
             Command::new(&pip)
@@ -149,7 +175,10 @@ pub fn constraints_file(version: &str, extras: &str) -> PathBuf {
                 .arg(format!("apache-airflow[{extras}]=={version}")),
             "pip install Airflow into the host venv (needs PyPI)",
         );
-        let frozen = stdout_of(Command::new(&pip).args(["freeze", "--exclude-editable"]), "pip freeze");
+        let frozen = stdout_of(
+            Command::new(&pip).args(["freeze", "--exclude-editable"]),
+            "pip freeze",
+        );
         let body: String = frozen
             .lines()
             .filter(|l| !l.to_ascii_lowercase().starts_with("apache-airflow=="))
@@ -166,8 +195,9 @@ pub fn constraints_file(version: &str, extras: &str) -> PathBuf {
 /// Writes a CA bundle: the host's bundle with `marker` as a comment line before it (PEM
 /// parsers ignore text outside certificates), so tests can look for it in image layers.
 pub fn marked_ca_bundle(dir: &Path, marker: &str) -> PathBuf {
-    let host = fs::read_to_string(HOST_CA_BUNDLE)
-        .unwrap_or_else(|e| panic!("cannot read {HOST_CA_BUNDLE}: {e}; apt-get install -y ca-certificates"));
+    let host = fs::read_to_string(HOST_CA_BUNDLE).unwrap_or_else(|e| {
+        panic!("cannot read {HOST_CA_BUNDLE}: {e}; apt-get install -y ca-certificates")
+    });
     let path = dir.join("ca-bundle.pem");
     fs::write(&path, format!("# {marker}\n{host}")).expect("write CA bundle");
     path
@@ -182,31 +212,50 @@ pub struct ImageGuard {
 
 impl ImageGuard {
     pub fn new(name: &str) -> Self {
-        Self { name: name.to_owned() }
+        Self {
+            name: name.to_owned(),
+        }
     }
 }
 
 impl Drop for ImageGuard {
     fn drop(&mut self) {
-        let _ = buildah().args(["rmi", "-f", &self.name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = buildah()
+            .args(["rmi", "-f", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
 /// Removes working containers and untagged (dangling) images, the layer cache of `--layers`
 /// builds. The cached base image is tagged and stays.
 pub fn prune_dangling() {
-    let _ = buildah().args(["rm", "--all"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    let _ = buildah().args(["rmi", "--prune"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = buildah()
+        .args(["rm", "--all"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = buildah()
+        .args(["rmi", "--prune"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// An image's config as JSON text (`buildah inspect --type image`).
 pub fn inspect(image: &str) -> String {
-    stdout_of(buildah().args(["inspect", "--type", "image", image]), "buildah inspect")
+    stdout_of(
+        buildah().args(["inspect", "--type", "image", image]),
+        "buildah inspect",
+    )
 }
 
 /// Runs `cmd` and panics with its output when it fails.
 pub fn check(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed ({}):\n{}\n{}",
@@ -218,7 +267,9 @@ pub fn check(cmd: &mut Command, what: &str) {
 
 /// Runs `cmd` and returns its trimmed stdout, panicking when it fails.
 pub fn stdout_of(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed ({}):\n{}",

@@ -1,10 +1,281 @@
-//! `hangar build`.
+//! `hangar build`: the flags (named as breeze's), layering with `HANGAR_*` and `hangar.toml`,
+//! and the calls into `hangar_build`.
 
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+use anyhow::Context as _;
+use hangar_build::BuildError;
+use hangar_build::catalogue::SpecCatalogue;
+use hangar_build::engine::SystemProbe;
+use hangar_build::options::{
+    self, EngineChoice, ImageFormat, ProgressMode, RawOptions, parse_build_arg,
+};
+use hangar_build::request::{self, EnvFacts};
+use hangar_build::run::RunError;
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`hangar build` is not available in this build yet")
+use super::ExitError;
+
+/// Exit code for invalid input found before any engine ran.
+const EXIT_INVALID_INPUT: u8 = 2;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Build a production Airflow image through docker buildx, podman or buildah",
+    after_help = "Every option can also come from a HANGAR_<OPTION> environment variable \
+                  (e.g. HANGAR_PYTHON, HANGAR_INSTALL_AIRFLOW_VERSION) or a hangar.toml key \
+                  (e.g. install-airflow-version = \"3.1.0\"). Precedence: flag > environment > \
+                  file > default. See docs/build.md."
+)]
+pub(crate) struct Args {
+    // Boxed: the flags are many, and the subcommand enum should stay small.
+    #[command(flatten)]
+    flags: Box<Flags>,
+}
+
+#[derive(Debug, clap::Args)]
+struct Flags {
+    /// Python version X.Y (PYTHON_MAJOR_MINOR_VERSION; base image python:X.Y-slim-bookworm).
+    #[arg(long, value_name = "X.Y", help_heading = "Airflow")]
+    python: Option<String>,
+    /// Base image with python3 (PYTHON_BASE_IMAGE); beats the --python default.
+    #[arg(long, value_name = "IMAGE", help_heading = "Airflow")]
+    python_base_image: Option<String>,
+    /// Install this Airflow version from PyPI (AIRFLOW_VERSION).
+    #[arg(long, value_name = "VERSION", help_heading = "Airflow")]
+    install_airflow_version: Option<String>,
+    /// Install this tag or branch of apache/airflow from its GitHub archive.
+    #[arg(long, value_name = "REF", help_heading = "Airflow")]
+    install_airflow_reference: Option<String>,
+    /// Install Airflow from a local source tree, sdist or wheel, or from an archive URL.
+    #[arg(long, value_name = "PATH|URL", help_heading = "Airflow")]
+    airflow_sources: Option<String>,
+    /// Airflow extras, replacing the default list (AIRFLOW_EXTRAS).
+    #[arg(long, value_name = "LIST", help_heading = "Airflow")]
+    extras: Option<String>,
+    /// Extras added to the default list (ADDITIONAL_AIRFLOW_EXTRAS).
+    #[arg(
+        long,
+        visible_alias = "additional-airflow-extras",
+        value_name = "LIST",
+        help_heading = "Airflow"
+    )]
+    additional_extras: Option<String>,
+    /// Extra Python requirements, space separated (ADDITIONAL_PYTHON_DEPS).
+    #[arg(
+        long,
+        value_name = "REQS",
+        allow_hyphen_values = true,
+        help_heading = "Airflow"
+    )]
+    additional_python_deps: Option<String>,
+    /// Constraints: a URL, a local file (copied into the context) or `none`.
+    #[arg(long, value_name = "URL|FILE|none", help_heading = "Airflow")]
+    constraints_location: Option<String>,
+    /// Leave out the MySQL client and the mysql extra (INSTALL_MYSQL_CLIENT=false).
+    #[arg(long, help_heading = "Airflow")]
+    disable_mysql_client_installation: bool,
+    /// Do not pre-cache pip packages (AIRFLOW_PRE_CACHED_PIP_PACKAGES=false).
+    #[arg(long, help_heading = "Airflow")]
+    disable_pip_cache: bool,
+    /// Install the wheels of --context-files without an index (air-gapped builds).
+    #[arg(long, help_heading = "Airflow")]
+    add_local_pip_wheels: bool,
+
+    /// Extra apt packages of the build stage (ADDITIONAL_DEV_APT_DEPS).
+    #[arg(long, value_name = "PKGS", help_heading = "System packages")]
+    additional_dev_apt_deps: Option<String>,
+    /// Extra apt packages of the final image (ADDITIONAL_RUNTIME_APT_DEPS).
+    #[arg(long, value_name = "PKGS", help_heading = "System packages")]
+    additional_runtime_apt_deps: Option<String>,
+    /// Command run before the build stage's apt install (DEV_APT_COMMAND).
+    #[arg(
+        long,
+        value_name = "CMD",
+        allow_hyphen_values = true,
+        help_heading = "System packages"
+    )]
+    dev_apt_command: Option<String>,
+    /// Command run before the final stage's apt install (RUNTIME_APT_COMMAND).
+    #[arg(
+        long,
+        value_name = "CMD",
+        allow_hyphen_values = true,
+        help_heading = "System packages"
+    )]
+    runtime_apt_command: Option<String>,
+
+    /// CA bundle for apt and pip in the build stages, as a build secret (never in the image).
+    #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
+    ca_bundle: Option<PathBuf>,
+    /// pip.conf of a private index, as a build secret (never in the image).
+    #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
+    pip_conf: Option<PathBuf>,
+    /// .netrc with index credentials, as a build secret (never in the image).
+    #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
+    netrc: Option<PathBuf>,
+    /// Folder copied to docker-context-files/ (wheels, constraints, requirements).
+    #[arg(long, value_name = "DIR", help_heading = "Secrets and files")]
+    context_files: Option<PathBuf>,
+
+    /// Image name to tag the result with (repeatable).
+    #[arg(long, short = 't', value_name = "NAME", help_heading = "Image")]
+    tag: Vec<String>,
+    /// Build arg passed as is (repeatable); beats values derived from options of lower precedence.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = build_arg, help_heading = "Image")]
+    build_arg: Vec<(String, String)>,
+    /// Stage to build (default: the final image).
+    #[arg(long, value_name = "STAGE", help_heading = "Image")]
+    target: Option<String>,
+    /// Build this Dockerfile instead of hangar's own.
+    #[arg(long, value_name = "FILE", help_heading = "Image")]
+    dockerfile: Option<PathBuf>,
+
+    /// Engine: auto (docker buildx, then podman, then buildah), docker, podman or buildah.
+    #[arg(long, value_name = "ENGINE", value_parser = parse_with::<EngineChoice>, help_heading = "Engine")]
+    engine: Option<EngineChoice>,
+    /// Argument passed verbatim to the engine's build command (repeatable).
+    #[arg(
+        long = "engine-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "Engine"
+    )]
+    engine_arg: Vec<String>,
+    /// Storage driver for buildah and podman (e.g. vfs).
+    #[arg(long, value_name = "DRIVER", help_heading = "Engine")]
+    storage_driver: Option<String>,
+    /// Image format for buildah and podman: docker (default; keeps HEALTHCHECK) or oci.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_with::<ImageFormat>, help_heading = "Engine")]
+    format: Option<ImageFormat>,
+    /// Progress display: auto (live on a terminal), plain or tty.
+    #[arg(long, value_name = "MODE", value_parser = parse_with::<ProgressMode>, help_heading = "Engine")]
+    progress: Option<ProgressMode>,
+    /// Print the engine command and the build args, build nothing.
+    #[arg(long, help_heading = "Engine")]
+    dry_run: bool,
+
+    /// Configuration file (default: ./hangar.toml when present).
+    #[arg(long, env = "HANGAR_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn build_arg(s: &str) -> Result<(String, String), String> {
+    parse_build_arg(s)
+}
+
+fn parse_with<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
+    s.parse()
+}
+
+impl Flags {
+    fn into_raw(self) -> (RawOptions, Option<PathBuf>, bool) {
+        let flag = |b: bool| b.then_some(true);
+        let raw = RawOptions {
+            engine: self.engine,
+            python: self.python,
+            python_base_image: self.python_base_image,
+            install_airflow_version: self.install_airflow_version,
+            install_airflow_reference: self.install_airflow_reference,
+            airflow_sources: self.airflow_sources,
+            extras: self.extras,
+            additional_extras: self.additional_extras,
+            additional_python_deps: self.additional_python_deps,
+            additional_dev_apt_deps: self.additional_dev_apt_deps,
+            additional_runtime_apt_deps: self.additional_runtime_apt_deps,
+            dev_apt_command: self.dev_apt_command,
+            runtime_apt_command: self.runtime_apt_command,
+            disable_mysql_client_installation: flag(self.disable_mysql_client_installation),
+            disable_pip_cache: flag(self.disable_pip_cache),
+            add_local_pip_wheels: flag(self.add_local_pip_wheels),
+            constraints_location: self.constraints_location,
+            ca_bundle: self.ca_bundle,
+            pip_conf: self.pip_conf,
+            netrc: self.netrc,
+            context_files: self.context_files,
+            dockerfile: self.dockerfile,
+            target: self.target,
+            progress: self.progress,
+            format: self.format,
+            storage_driver: self.storage_driver,
+            tag: (!self.tag.is_empty()).then_some(self.tag),
+            build_args: (!self.build_arg.is_empty()).then(|| self.build_arg.into_iter().collect()),
+            engine_arg: (!self.engine_arg.is_empty()).then_some(self.engine_arg),
+        };
+        (raw, self.config, self.dry_run)
+    }
+}
+
+fn invalid_input(err: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(ExitError {
+        code: EXIT_INVALID_INPUT,
+        message: err.to_string(),
+    })
+}
+
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (flags, config, dry_run) = args.flags.into_raw();
+
+    let config = config.or_else(|| {
+        let default = PathBuf::from("hangar.toml");
+        default.is_file().then_some(default)
+    });
+    let file = match &config {
+        Some(path) => Some((
+            options::read_file(path).map_err(invalid_input)?,
+            path.as_path(),
+        )),
+        None => None,
+    };
+    let env = RawOptions::from_env(std::env::vars_os()).map_err(invalid_input)?;
+    let opts = options::layered(flags, env, file);
+
+    let facts = EnvFacts {
+        buildah_isolation: std::env::var("BUILDAH_ISOLATION").ok(),
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let plan = request::resolve(&opts, &facts, &SpecCatalogue).map_err(invalid_input)?;
+    for w in &plan.warnings {
+        eprintln!("hangar: warning: {w}");
+    }
+
+    let engine =
+        hangar_build::choose_engine(plan.engine.value, &SystemProbe).map_err(invalid_input)?;
+    let exe = std::env::current_exe()
+        .context("cannot find the running hangar executable to copy into the build context")?;
+
+    if dry_run {
+        let mut out = std::io::stdout().lock();
+        out.write_all(hangar_build::dry_run_report(&plan, engine, &exe).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let display = hangar_build::choose_display(plan.progress, std::io::stderr().is_terminal());
+    let outcome = hangar_build::execute(&plan, engine, &exe, display, &mut std::io::stderr())
+        .map_err(|err| match &err {
+            // Exit like a process killed by the signal (shells and CI expect 128+n).
+            BuildError::Run(RunError::Interrupted { signal, .. }) => {
+                anyhow::Error::new(ExitError {
+                    code: u8::try_from(128 + *signal as i32).unwrap_or(1),
+                    message: err.to_string(),
+                })
+            }
+            _ => anyhow::Error::new(err),
+        })?;
+    if outcome.tags.is_empty() {
+        eprintln!("hangar: built image {}", outcome.image_id);
+    } else {
+        eprintln!(
+            "hangar: built image {} tagged {}",
+            outcome.image_id,
+            outcome.tags.join(", ")
+        );
+    }
+    println!("{}", outcome.image_id);
+    Ok(ExitCode::SUCCESS)
 }

@@ -40,8 +40,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let paths = Paths::default();
     let mut exec = RealExec;
     match args.step {
-        Step::Apt { stage: AptStage::Dev } => steps::apt_step(&mut exec, &build_args, Stage::Dev, &paths)?,
-        Step::Apt { stage: AptStage::Runtime } => {
+        Step::Apt {
+            stage: AptStage::Dev,
+        } => steps::apt_step(&mut exec, &build_args, Stage::Dev, &paths)?,
+        Step::Apt {
+            stage: AptStage::Runtime,
+        } => {
             steps::apt_step(&mut exec, &build_args, Stage::Runtime, &paths)?;
         }
         Step::Airflow => steps::airflow_step(&mut exec, &build_args, &paths)?,

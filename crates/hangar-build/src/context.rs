@@ -1,0 +1,313 @@
+//! The build context hangar hands to the engine: a temporary directory holding the Dockerfile,
+//! a copy of the running hangar binary (`.hangar/hangar`), the user's context files
+//! (`docker-context-files/`) and, for local installs, the Airflow sources. It is removed when
+//! the build ends, whatever the outcome.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where the Dockerfile comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerfileSource {
+    /// hangar's own Dockerfile, compiled into the binary.
+    Embedded,
+    /// A file given with `--dockerfile`.
+    File(PathBuf),
+}
+
+/// Folder names inside the context, shared with the Dockerfile.
+pub const CONTEXT_FILES_DIR: &str = "docker-context-files";
+/// Where a local Airflow source tree is copied.
+pub const AIRFLOW_SOURCES_DIR: &str = "airflow-sources";
+/// Where the running binary is copied (`HANGAR_BINARY_SOURCE=context`).
+pub const HANGAR_BINARY_PATH: &str = ".hangar/hangar";
+
+/// What goes into the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextPlan {
+    pub dockerfile: DockerfileSource,
+    /// The user's folder copied to `docker-context-files/`.
+    pub context_files: Option<PathBuf>,
+    /// Extra single files copied into `docker-context-files/` (e.g. a constraints file).
+    pub extra_context_files: Vec<PathBuf>,
+    /// A local Airflow source tree (its contents) or distribution file (the file itself)
+    /// copied into `airflow-sources/`.
+    pub airflow_sources: Option<PathBuf>,
+}
+
+/// Errors assembling the context.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error(
+        "cannot create a temporary build context (set TMPDIR to a writable directory with free space): {0}"
+    )]
+    TempDir(#[source] io::Error),
+    #[error("cannot copy {from} into the build context at {to}: {source}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {path} in the build context: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{path} is neither a file nor a directory (sockets, devices and fifos cannot go into a build context)"
+    )]
+    Special { path: PathBuf },
+}
+
+/// An assembled context; dropping it removes it.
+#[derive(Debug)]
+pub struct Assembled {
+    dir: tempfile::TempDir,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub iidfile: PathBuf,
+}
+
+impl Assembled {
+    /// The temporary work directory (context plus the image-id file).
+    #[must_use]
+    pub fn work_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The text of hangar's own Dockerfile.
+#[must_use]
+pub fn embedded_dockerfile() -> &'static str {
+    include_str!("../../../Dockerfile")
+}
+
+/// Builds the context in a new temporary directory. `hangar_exe` is the binary copied to
+/// `.hangar/hangar` (the running executable in the program).
+///
+/// # Errors
+/// A file cannot be read or written; the partial directory is removed.
+pub fn assemble(plan: &ContextPlan, hangar_exe: &Path) -> Result<Assembled, ContextError> {
+    let dir = tempfile::Builder::new()
+        .prefix("hangar-build-")
+        .tempdir()
+        .map_err(ContextError::TempDir)?;
+    let context = dir.path().join("context");
+    create_dir(&context)?;
+
+    let dockerfile = context.join("Dockerfile");
+    match &plan.dockerfile {
+        DockerfileSource::Embedded => {
+            fs::write(&dockerfile, embedded_dockerfile()).map_err(|source| {
+                ContextError::Write {
+                    path: dockerfile.clone(),
+                    source,
+                }
+            })?;
+        }
+        DockerfileSource::File(src) => copy_file(src, &dockerfile)?,
+    }
+
+    let bin = context.join(HANGAR_BINARY_PATH);
+    create_dir(bin.parent().unwrap_or(&context))?;
+    // A hard link is free; across file systems fall back to a copy.
+    if fs::hard_link(hangar_exe, &bin).is_err() {
+        copy_file(hangar_exe, &bin)?;
+    }
+
+    let files = context.join(CONTEXT_FILES_DIR);
+    create_dir(&files)?;
+    if let Some(src) = &plan.context_files {
+        copy_tree(src, &files)?;
+    }
+    for f in &plan.extra_context_files {
+        let name = f
+            .file_name()
+            .map_or_else(|| "file".into(), ToOwned::to_owned);
+        copy_file(f, &files.join(name))?;
+    }
+    if let Some(src) = &plan.airflow_sources {
+        let to = context.join(AIRFLOW_SOURCES_DIR);
+        create_dir(&to)?;
+        if src.is_dir() {
+            copy_tree(src, &to)?;
+        } else {
+            let name = src
+                .file_name()
+                .map_or_else(|| "airflow".into(), ToOwned::to_owned);
+            copy_file(src, &to.join(name))?;
+        }
+    }
+
+    let iidfile = dir.path().join("image-id");
+    Ok(Assembled {
+        dir,
+        context,
+        dockerfile,
+        iidfile,
+    })
+}
+
+fn create_dir(path: &Path) -> Result<(), ContextError> {
+    fs::create_dir_all(path).map_err(|source| ContextError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn copy_file(from: &Path, to: &Path) -> Result<(), ContextError> {
+    fs::copy(from, to)
+        .map(drop)
+        .map_err(|source| ContextError::Copy {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            source,
+        })
+}
+
+/// Copies the contents of `from` into the existing directory `to`, following symbolic links
+/// (the engine must see real files), keeping permissions.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), ContextError> {
+    let entries = fs::read_dir(from).map_err(|source| ContextError::Copy {
+        from: from.to_path_buf(),
+        to: to.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| ContextError::Copy {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            source,
+        })?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let meta = fs::metadata(&src).map_err(|source| ContextError::Copy {
+            from: src.clone(),
+            to: dst.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if meta.is_file() {
+            copy_file(&src, &dst)?;
+        } else {
+            return Err(ContextError::Special { path: src });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assembles_and_cleans_up() {
+        let src = tempfile::tempdir().unwrap();
+        let files = src.path().join("files");
+        fs::create_dir_all(files.join("wheels")).unwrap();
+        fs::write(files.join("wheels/a-1.0-py3-none-any.whl"), b"wheel").unwrap();
+        fs::write(files.join("requirements.txt"), b"rich\n").unwrap();
+        std::os::unix::fs::symlink(files.join("requirements.txt"), files.join("link.txt")).unwrap();
+        let tree = src.path().join("airflow");
+        fs::create_dir_all(tree.join("airflow")).unwrap();
+        fs::write(tree.join("pyproject.toml"), b"[project]\n").unwrap();
+        let constraints = src.path().join("constraints.txt");
+        fs::write(&constraints, b"rich==13.0\n").unwrap();
+        let exe = src.path().join("hangar");
+        fs::write(&exe, b"\x7fELF").unwrap();
+        let custom = src.path().join("Containerfile");
+        fs::write(&custom, b"FROM scratch\n").unwrap();
+
+        let plan = ContextPlan {
+            dockerfile: DockerfileSource::File(custom),
+            context_files: Some(files),
+            extra_context_files: vec![constraints],
+            airflow_sources: Some(tree),
+        };
+        let a = assemble(&plan, &exe).unwrap();
+        let c = &a.context;
+        assert_eq!(fs::read(c.join("Dockerfile")).unwrap(), b"FROM scratch\n");
+        assert_eq!(fs::read(c.join(".hangar/hangar")).unwrap(), b"\x7fELF");
+        assert_eq!(
+            fs::read(c.join("docker-context-files/wheels/a-1.0-py3-none-any.whl")).unwrap(),
+            b"wheel"
+        );
+        let link = c.join("docker-context-files/link.txt");
+        assert!(
+            !fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(link).unwrap(), b"rich\n");
+        assert!(c.join("docker-context-files/constraints.txt").is_file());
+        assert!(c.join("airflow-sources/pyproject.toml").is_file());
+        assert!(c.join("airflow-sources/airflow").is_dir());
+        assert!(a.iidfile.starts_with(a.work_dir()) && !a.iidfile.starts_with(c));
+
+        let work = a.work_dir().to_path_buf();
+        drop(a);
+        assert!(!work.exists(), "the temporary context is removed");
+    }
+
+    #[test]
+    fn embedded_dockerfile_and_empty_context_files() {
+        let src = tempfile::tempdir().unwrap();
+        let exe = src.path().join("hangar");
+        fs::write(&exe, b"bin").unwrap();
+        let plan = ContextPlan {
+            dockerfile: DockerfileSource::Embedded,
+            context_files: None,
+            extra_context_files: vec![],
+            airflow_sources: None,
+        };
+        let a = assemble(&plan, &exe).unwrap();
+        assert_eq!(
+            fs::read_to_string(a.context.join("Dockerfile")).unwrap(),
+            embedded_dockerfile()
+        );
+        assert!(a.context.join(CONTEXT_FILES_DIR).is_dir());
+        assert!(!a.context.join(AIRFLOW_SOURCES_DIR).exists());
+    }
+
+    #[test]
+    fn a_distribution_file_keeps_its_name() {
+        let src = tempfile::tempdir().unwrap();
+        let exe = src.path().join("hangar");
+        fs::write(&exe, b"bin").unwrap();
+        let wheel = src.path().join("apache_airflow-3.1.0-py3-none-any.whl");
+        fs::write(&wheel, b"PK").unwrap();
+        let plan = ContextPlan {
+            dockerfile: DockerfileSource::Embedded,
+            context_files: None,
+            extra_context_files: vec![],
+            airflow_sources: Some(wheel),
+        };
+        let a = assemble(&plan, &exe).unwrap();
+        let copied = a
+            .context
+            .join(AIRFLOW_SOURCES_DIR)
+            .join("apache_airflow-3.1.0-py3-none-any.whl");
+        assert_eq!(fs::read(copied).unwrap(), b"PK");
+    }
+
+    #[test]
+    fn missing_source_is_an_error_naming_it() {
+        let src = tempfile::tempdir().unwrap();
+        let exe = src.path().join("hangar");
+        fs::write(&exe, b"bin").unwrap();
+        let plan = ContextPlan {
+            dockerfile: DockerfileSource::Embedded,
+            context_files: Some(src.path().join("nope")),
+            extra_context_files: vec![],
+            airflow_sources: None,
+        };
+        let err = assemble(&plan, &exe).unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+}
