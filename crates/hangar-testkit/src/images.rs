@@ -35,15 +35,23 @@ pub fn buildah() -> Command {
 }
 
 /// `podman --storage-driver vfs` with a `containers.conf` that works here (runc, no ulimits,
-/// no pids limit); use `run --rm --runtime runc --network host`, see [`podman_run`].
+/// no pids limit) and a state database of its own: a podman started without vfs records its
+/// storage driver in the shared database, after which podman refuses vfs. Use
+/// `run --rm --runtime runc --network host`, see [`podman_run`].
 pub fn podman() -> Command {
     let program = require_program("podman", "podman", SBIN);
     require_program("runc", "runc", SBIN);
-    let conf = cache_dir("images").join("containers.conf");
-    if !conf.is_file() {
-        let tmp = conf.with_extension("tmp");
-        fs::write(&tmp, "[containers]\ndefault_ulimits = []\npids_limit = 0\n")
-            .expect("write containers.conf");
+    let dir = cache_dir("images");
+    let conf = dir.join("containers.conf");
+    let static_dir = dir.join("podman-static");
+    fs::create_dir_all(&static_dir).expect("create podman static dir");
+    let body = format!(
+        "[containers]\ndefault_ulimits = []\npids_limit = 0\n[engine]\nstatic_dir = \"{}\"\n",
+        static_dir.display()
+    );
+    if fs::read_to_string(&conf).ok().as_deref() != Some(body.as_str()) {
+        let tmp = conf.with_extension(format!("tmp{}", std::process::id()));
+        fs::write(&tmp, body).expect("write containers.conf");
         fs::rename(&tmp, &conf).expect("publish containers.conf");
     }
     let mut c = Command::new(program);
