@@ -31,9 +31,12 @@ HANGAR=$CARGO_TARGET_DIR/release/hangar
 # Constraints: pip freeze of a host venv with the same extras (upstream's are on GitHub).
 CONS=$WORK/ctx/docker-context-files/constraints.txt
 mkdir -p "$WORK/ctx/.hangar" "$WORK/ctx/docker-context-files"
-/usr/bin/python3 -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install -q --disable-pip-version-check "apache-airflow[$EXTRAS]==$VERSION"
-"$WORK/venv/bin/pip" freeze --exclude-editable | grep -iv '^apache-airflow==' > "$CONS"
+CACHED=${HANGAR_TEST_CACHE:-$HOME/.cache/hangar-tests}/image-constraints/constraints-$VERSION-${EXTRAS//,/_}.txt
+if [ -f "$CACHED" ]; then cp "$CACHED" "$CONS"; else
+  /usr/bin/python3 -m venv "$WORK/venv"
+  "$WORK/venv/bin/pip" install -q --disable-pip-version-check "apache-airflow[$EXTRAS]==$VERSION"
+  "$WORK/venv/bin/pip" freeze --exclude-editable | grep -iv '^apache-airflow==' > "$CONS"
+fi
 cp "$ROOT/Dockerfile" "$ROOT/bench/naive.Dockerfile" "$WORK/ctx/"
 cp "$HANGAR" "$WORK/ctx/.hangar/hangar"
 
@@ -48,7 +51,7 @@ build() { # FILE TAG extra-args… ; prints seconds
   local t0=$(date +%s.%N)
   $B bud --isolation chroot --layers --format docker "${ARGS[@]}" "$@" -t "$tag" -f "$WORK/ctx/$file" "$WORK/ctx" \
     > "$WORK/$(basename "$tag").log" 2>&1 || { tail -30 "$WORK/$(basename "$tag").log" >&2; exit 1; }
-  echo "$(date +%s.%N) - $t0" | bc
+  awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }' 
 }
 size() { $P image inspect --format '{{.Size}}' "$1"; }
 layer_sizes() { $P history --human=false --format '{{.Size}}	{{.CreatedBy}}' "$1"; }
@@ -64,8 +67,8 @@ base_size=$(size $BASE)
 runtime_layer=$(layer_sizes localhost/hangar-bench:cold | awk -F'\t' '/install apt runtime/ {s+=$1} END {print s+0}')
 venv_layer=$(layer_sizes localhost/hangar-bench:cold | awk -F'\t' '/COPY dir:/ {s+=$1} END {print s+0}')
 payload=$((base_size + runtime_layer + venv_layer))
-mb() { echo "scale=1; $1 / 1000000" | bc; }
-pct() { echo "scale=1; 100 * $1 / $2" | bc; }
+mb() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1000000 }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * a / b }'; }
 cat <<SUMMARY
 hangar image build benchmark (Airflow $VERSION [$EXTRAS], base $BASE, buildah vfs)
 cold build              ${cold%.*} s
