@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Image build benchmark (buildah, vfs, chroot; Debian base made by the tests' debootstrap recipe).
-#   1. cold build of the root Dockerfile (layer cache emptied first),
+#   1. cold build of the root Dockerfile (--no-cache; its layers are kept for step 2),
 #   2. warm rebuild where only ADDITIONAL_PYTHON_DEPS changed (goal: <= 20% of cold),
 #   3. a naive single-stage build of the same inputs with compilers left in (bench/naive.Dockerfile),
 #   4. sizes: final image, naive image, payload = base image + runtime-package layer + venv layer
@@ -56,10 +56,9 @@ build() { # FILE TAG extra-args… ; prints seconds
 size() { $P image inspect --format '{{.Size}}' "$1"; }
 layer_sizes() { $P history --human=false --format '{{.Size}}	{{.CreatedBy}}' "$1"; }
 
-$B rmi --prune >/dev/null 2>&1 || true
-cold=$(build Dockerfile localhost/hangar-bench:cold --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.1)
+cold=$(build Dockerfile localhost/hangar-bench:cold --no-cache --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.1)
 warm=$(build Dockerfile localhost/hangar-bench:warm --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.0)
-naive=$(build naive.Dockerfile localhost/hangar-bench:naive --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.1)
+naive=$(build naive.Dockerfile localhost/hangar-bench:naive --no-cache --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.1)
 
 final_size=$(size localhost/hangar-bench:cold)
 naive_size=$(size localhost/hangar-bench:naive)
