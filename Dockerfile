@@ -45,7 +45,8 @@ FROM hangar-from-${HANGAR_BINARY_SOURCE} AS hangar-bin
 ############################## build stage ##############################
 # Few instructions on purpose: with --layers every instruction is a cached image, and on
 # storage drivers such as vfs each one costs seconds even when cached. hangar itself is
-# bind-mounted from hangar-bin, never copied into this stage.
+# bind-mounted from hangar-bin, never copied into this stage (note: buildah 1.28 does not
+# key cached layers on bind-mount contents; a new hangar reuses this stage's layers).
 FROM ${PYTHON_BASE_IMAGE} AS airflow-build-image
 ARG INSTALL_MYSQL_CLIENT INSTALL_POSTGRES_CLIENT INSTALL_MSSQL_CLIENT DEV_APT_DEPS="" ADDITIONAL_DEV_APT_DEPS="" \
     DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_ENV=""
@@ -82,8 +83,8 @@ ENV LANG=C.UTF-8 LC_ALL=C.UTF-8 AIRFLOW_HOME=${AIRFLOW_HOME} AIRFLOW_UID=${AIRFL
     AIRFLOW_USER_HOME_DIR=${AIRFLOW_USER_HOME_DIR} AIRFLOW_VERSION=${AIRFLOW_VERSION} \
     PYTHON_MAJOR_MINOR_VERSION=${PYTHON_MAJOR_MINOR_VERSION} VIRTUAL_ENV=${AIRFLOW_USER_HOME_DIR}/.local \
     PATH=${AIRFLOW_USER_HOME_DIR}/.local/bin:${PATH} DUMB_INIT_SETSID=1 PIP_NO_CACHE_DIR=1
-# Runtime packages, then the airflow user (UID, group 0), AIRFLOW_HOME, g=u permissions,
-# hangar at /usr/local/bin/hangar and /entrypoint.
+# Runtime packages, then the airflow user (UID, group 0), AIRFLOW_HOME, g=u permissions and
+# /entrypoint -> /usr/local/bin/hangar.
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin \
     --mount=type=secret,id=hangar-ca \
     /run/hangar-bin install apt runtime && /run/hangar-bin install finalize
@@ -92,6 +93,8 @@ USER ${AIRFLOW_UID}
 ENTRYPOINT ["/entrypoint"]
 CMD []
 COPY --from=airflow-build-image --chown=${AIRFLOW_UID}:0 ${AIRFLOW_USER_HOME_DIR} ${AIRFLOW_USER_HOME_DIR}
+# Copied, not bind-mounted: buildah 1.28 does not key its layer cache on bind-mount contents.
+COPY --from=hangar-bin --chmod=0755 /hangar /usr/local/bin/hangar
 
 # Last, so that a new creation date or revision only relabels the image.
 ARG AIRFLOW_IMAGE_DATE_CREATED="" COMMIT_SHA="" AIRFLOW_IMAGE_SOURCE="https://github.com/apache/airflow"

@@ -1121,4 +1121,59 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         assert!(err.contains("secret"), "{err}");
     }
+
+    fn repo_file(rel: &str) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../").to_owned() + rel;
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
+    fn catalogue_names() -> std::collections::BTreeSet<String> {
+        catalogue().iter().map(|a| a.name.to_owned()).collect()
+    }
+
+    #[test]
+    fn docs_list_exactly_the_catalogue() {
+        let doc = repo_file("docs/build-args.md");
+        let documented: std::collections::BTreeSet<String> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`').map(|(n, _)| n.to_owned()))
+            .filter(|n| n.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        assert_eq!(documented, catalogue_names());
+        for a in catalogue() {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", a.name)))
+                .unwrap();
+            assert!(row.contains(&a.stage.to_string()), "{row}");
+        }
+    }
+
+    #[test]
+    fn dockerfile_declares_exactly_the_catalogue_with_its_defaults() {
+        let dockerfile = repo_file("Dockerfile").replace("\\\n", " ");
+        let mut declared = std::collections::BTreeMap::new();
+        for line in dockerfile
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("ARG "))
+        {
+            for token in line.split_whitespace() {
+                let (name, default) = token.split_once('=').unwrap_or((token, ""));
+                let default = default.trim_matches('"').to_owned();
+                if !default.is_empty() || !declared.contains_key(name) {
+                    declared.insert(name.to_owned(), default);
+                }
+            }
+        }
+        let names: std::collections::BTreeSet<String> = declared.keys().cloned().collect();
+        assert_eq!(names, catalogue_names());
+        for a in catalogue() {
+            assert_eq!(
+                declared[a.name], a.default,
+                "default of {} differs between Dockerfile and catalogue",
+                a.name
+            );
+        }
+    }
 }

@@ -22,8 +22,6 @@ pub struct Paths {
     pub secrets: PathBuf,
     /// Where `DOCKER_CONTEXT_FILES` is mounted.
     pub context_files: PathBuf,
-    /// The running hangar binary, installed by `finalize` as `/usr/local/bin/hangar`.
-    pub self_exe: Option<PathBuf>,
 }
 
 impl Default for Paths {
@@ -32,7 +30,6 @@ impl Default for Paths {
             root: PathBuf::from("/"),
             secrets: PathBuf::from("/run/secrets"),
             context_files: PathBuf::from("/docker-context-files"),
-            self_exe: std::env::current_exe().ok(),
         }
     }
 }
@@ -574,19 +571,6 @@ pub fn finalize_step(
         )
         .map_err(|e| io(&passwd, e))?;
     }
-    if let Some(exe) = &paths.self_exe {
-        let dest = paths.at(Path::new("/usr/local/bin/hangar"));
-        if exe != &dest {
-            if let Some(dir) = dest.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-            }
-            let tmp = dest.with_extension("new");
-            std::fs::copy(exe, &tmp).map_err(|e| io(&tmp, e))?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| io(&tmp, e))?;
-            std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
-        }
-    }
     let entry = paths.at(Path::new("/entrypoint"));
     if std::fs::symlink_metadata(&entry).is_err() {
         std::os::unix::fs::symlink("/usr/local/bin/hangar", &entry).map_err(|e| io(&entry, e))?;
@@ -604,7 +588,6 @@ mod tests {
             root: dir.to_path_buf(),
             secrets: dir.join("run/secrets"),
             context_files: PathBuf::from("/docker-context-files"),
-            self_exe: std::env::current_exe().ok(),
         }
     }
 
@@ -818,17 +801,8 @@ mod tests {
         )
         .unwrap();
         let a = BuildArgs::from_pairs(&[("AIRFLOW_UID", "50001")]);
-        let exe = dir.path().join("mounted-hangar");
-        std::fs::write(&exe, "binary").unwrap();
-        let p = Paths {
-            self_exe: Some(exe),
-            ..p
-        };
         let mut rec = Recorder::default();
         finalize_step(&mut rec, &a, &p).unwrap();
-        let installed = dir.path().join("usr/local/bin/hangar");
-        assert_eq!(std::fs::read_to_string(&installed).unwrap(), "binary");
-        assert_eq!(std::fs::metadata(&installed).unwrap().mode() & 0o777, 0o755);
         assert_eq!(
             rec.commands[0].display(),
             "useradd --uid 50001 --gid 0 --no-create-home --home-dir /home/airflow --shell /bin/bash --comment 'Apache Airflow' airflow"

@@ -1,1 +1,288 @@
-//! (owned by the images work; filled in by its tests' author)
+//! Real image builds for tests: buildah and podman with the vfs storage driver and chroot
+//! isolation, a cached Debian base image made with debootstrap, constraints files generated
+//! from a host virtualenv (the upstream ones live on GitHub, unreachable here), and cleanup of
+//! what the tests created.
+//!
+//! ```no_run
+//! hangar_testkit::images::ensure_base_image();
+//! let constraints = hangar_testkit::images::constraints_file("3.3.2", "postgres,celery,redis");
+//! let out = hangar_testkit::images::podman().args(["images"]).output().unwrap();
+//! # let _ = (constraints, out);
+//! ```
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::{cache_dir, require_program};
+
+/// The cached base image: Debian bookworm minbase with python3, venv, pip, ca-certificates.
+pub const BASE_IMAGE: &str = "localhost/python-base:bookworm";
+/// The Python `major.minor` of [`BASE_IMAGE`] (Debian bookworm's python3).
+pub const BASE_PYTHON: &str = "3.11";
+/// The host's CA bundle: pip inside a build step reaches PyPI only with it.
+pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+const SBIN: &[&str] = &["/usr/sbin", "/sbin"];
+
+/// `buildah --storage-driver vfs` (fails the test with the install command when missing).
+pub fn buildah() -> Command {
+    let program = require_program("buildah", "buildah", SBIN);
+    let mut c = Command::new(program);
+    c.args(["--storage-driver", "vfs"]);
+    c
+}
+
+/// `podman --storage-driver vfs` with a `containers.conf` that works here (runc, no ulimits,
+/// no pids limit) and a state database of its own: a podman started without vfs records its
+/// storage driver in the shared database, after which podman refuses vfs. Use
+/// `run --rm --runtime runc --network host`, see [`podman_run`].
+pub fn podman() -> Command {
+    let program = require_program("podman", "podman", SBIN);
+    require_program("runc", "runc", SBIN);
+    let dir = cache_dir("images");
+    let conf = dir.join("containers.conf");
+    let static_dir = dir.join("podman-static");
+    fs::create_dir_all(&static_dir).expect("create podman static dir");
+    let body = format!(
+        "[containers]\ndefault_ulimits = []\npids_limit = 0\n[engine]\nstatic_dir = \"{}\"\n",
+        static_dir.display()
+    );
+    if fs::read_to_string(&conf).ok().as_deref() != Some(body.as_str()) {
+        let tmp = conf.with_extension(format!("tmp{}", std::process::id()));
+        fs::write(&tmp, body).expect("write containers.conf");
+        fs::rename(&tmp, &conf).expect("publish containers.conf");
+    }
+    let mut c = Command::new(program);
+    c.env("CONTAINERS_CONF", conf)
+        .args(["--storage-driver", "vfs"]);
+    c
+}
+
+/// `podman run --rm --runtime runc --network host [extra…] IMAGE [args…]`, captured.
+pub fn podman_run(image: &str, extra: &[&str], args: &[&str]) -> Output {
+    podman()
+        .args(["run", "--rm", "--runtime", "runc", "--network", "host"])
+        .args(extra)
+        .arg(image)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run podman")
+}
+
+/// Serialises image builds of one test process: the machine has two cores and vfs builds
+/// copy whole filesystems, so parallel builds only slow each other down.
+pub fn build_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// True when `buildah images` lists `name` (e.g. `localhost/python-base:bookworm`).
+pub fn image_exists(name: &str) -> bool {
+    let out = buildah()
+        .args(["images", "--format", "{{.Name}}:{{.Tag}}"])
+        .output()
+        .expect("run buildah images");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == name)
+}
+
+/// The Debian mirror of this machine: the first `URIs:` of `debian.sources`, read at run time.
+pub fn debian_mirror() -> String {
+    let sources = "/etc/apt/sources.list.d/debian.sources";
+    let text = fs::read_to_string(sources).unwrap_or_else(|e| panic!("cannot read {sources}: {e}"));
+    text.lines()
+        .find_map(|l| l.strip_prefix("URIs:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no `URIs:` line in {sources}"))
+        .to_owned()
+}
+
+/// Makes [`BASE_IMAGE`] with debootstrap unless `buildah images` already lists it (about
+/// 50 s and 300 MB the first time). Serialised across test processes with a lock file.
+pub fn ensure_base_image() {
+    if image_exists(BASE_IMAGE) {
+        return;
+    }
+    let debootstrap = require_program("debootstrap", "debootstrap", SBIN);
+    let dir = cache_dir("images");
+    let lock = File::create(dir.join("base.lock")).expect("create base image lock");
+    nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map(|guard| {
+            if !image_exists(BASE_IMAGE) {
+                build_base_image(&debootstrap, &dir);
+            }
+            drop(guard);
+        })
+        .unwrap_or_else(|(_, e)| panic!("cannot lock {}: {e}", dir.join("base.lock").display()));
+}
+
+fn build_base_image(debootstrap: &Path, dir: &Path) {
+    let rootfs = tempfile::Builder::new()
+        .prefix("rootfs-")
+        .tempdir_in(dir)
+        .expect("rootfs temp dir");
+    check(
+        Command::new(debootstrap)
+            .args([
+                "--variant=minbase",
+                "--include=python3,python3-venv,python3-pip,ca-certificates",
+                "bookworm",
+            ])
+            .arg(rootfs.path())
+            .arg(debian_mirror()),
+        "debootstrap the base image",
+    );
+    let ctr = stdout_of(buildah().args(["from", "scratch"]), "buildah from scratch");
+    let mnt = stdout_of(buildah().args(["mount", &ctr]), "buildah mount");
+    check(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", rootfs.path().display()))
+            .arg(format!("{mnt}/")),
+        "copy the root filesystem into the container",
+    );
+    check(
+        buildah().args(["commit", "--rm", &ctr, BASE_IMAGE]),
+        "buildah commit of the base image",
+    );
+}
+
+/// A constraints file for `apache-airflow[extras]==version` on this host's Python (the same
+/// `major.minor` as [`BASE_IMAGE`]): `pip freeze` of a cached host virtualenv, without the
+/// `apache-airflow` line itself. Upstream's files are on GitHub, which tests cannot reach.
+pub fn constraints_file(version: &str, extras: &str) -> PathBuf {
+    let dir = cache_dir("image-constraints");
+    let key = format!("{version}-{}", extras.replace(',', "_"));
+    let published = dir.join(format!("constraints-{key}.txt"));
+    if published.is_file() {
+        return published;
+    }
+    let lock = File::create(dir.join(format!("{key}.lock"))).expect("create constraints lock");
+    let guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("cannot lock constraints for {key}: {e}"));
+    if !published.is_file() {
+        let venv = tempfile::Builder::new()
+            .prefix("venv-")
+            .tempdir_in(&dir)
+            .expect("venv temp dir");
+        check(
+            Command::new("/usr/bin/python3")
+                .args(["-m", "venv"])
+                .arg(venv.path()),
+            "create a host venv",
+        );
+        let pip = venv.path().join("bin/pip");
+        check(
+            Command::new(&pip)
+                .args(["install", "-q", "--disable-pip-version-check"])
+                .arg(format!("apache-airflow[{extras}]=={version}")),
+            "pip install Airflow into the host venv (needs PyPI)",
+        );
+        let frozen = stdout_of(
+            Command::new(&pip).args(["freeze", "--exclude-editable"]),
+            "pip freeze",
+        );
+        let body: String = frozen
+            .lines()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("apache-airflow=="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let tmp = published.with_extension("tmp");
+        fs::write(&tmp, body).expect("write constraints");
+        fs::rename(&tmp, &published).expect("publish constraints");
+    }
+    drop(guard);
+    published
+}
+
+/// Writes a CA bundle: the host's bundle with `marker` as a comment line before it (PEM
+/// parsers ignore text outside certificates), so tests can look for it in image layers.
+pub fn marked_ca_bundle(dir: &Path, marker: &str) -> PathBuf {
+    let host = fs::read_to_string(HOST_CA_BUNDLE).unwrap_or_else(|e| {
+        panic!("cannot read {HOST_CA_BUNDLE}: {e}; apt-get install -y ca-certificates")
+    });
+    let path = dir.join("ca-bundle.pem");
+    fs::write(&path, format!("# {marker}\n{host}")).expect("write CA bundle");
+    path
+}
+
+/// Removes a tagged image when dropped (and the dangling layers of this process's builds
+/// with [`prune_dangling`]).
+#[derive(Debug)]
+pub struct ImageGuard {
+    pub name: String,
+}
+
+impl ImageGuard {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let _ = buildah()
+            .args(["rmi", "-f", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Removes working containers and untagged (dangling) images, the layer cache of `--layers`
+/// builds. The cached base image is tagged and stays.
+pub fn prune_dangling() {
+    let _ = buildah()
+        .args(["rm", "--all"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = buildah()
+        .args(["rmi", "--prune"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// An image's config as JSON text (`buildah inspect --type image`).
+pub fn inspect(image: &str) -> String {
+    stdout_of(
+        buildah().args(["inspect", "--type", "image", image]),
+        "buildah inspect",
+    )
+}
+
+/// Runs `cmd` and panics with its output when it fails.
+pub fn check(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `cmd` and returns its trimmed stdout, panicking when it fails.
+pub fn stdout_of(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
