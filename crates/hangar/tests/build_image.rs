@@ -299,6 +299,7 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
             "--isolation",
             "chroot",
             "--layers",
+            "--force-rm",
             "--format",
             "docker",
         ])
@@ -472,6 +473,7 @@ fn bad_inputs_fail_clearly_and_tag_nothing() {
             "--isolation",
             "chroot",
             "--layers",
+            "--force-rm",
             "--format",
             "docker",
         ])
