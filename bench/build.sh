@@ -54,7 +54,12 @@ build() { # FILE TAG extra-args… ; prints seconds
   awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }' 
 }
 size() { $P image inspect --format '{{.Size}}' "$1"; }
-layer_sizes() { $P history --human=false --format '{{.Size}}	{{.CreatedBy}}' "$1"; }
+# Layer sizes in bytes (podman 4.3 prints "347 MB" even with --human=false).
+layer_sizes() {
+  $P history --format '{{.Size}}	{{.CreatedBy}}' "$1" | awk -F'\t' '{
+    split($1, p, " "); m = (p[2] == "kB") ? 1e3 : (p[2] == "MB") ? 1e6 : (p[2] == "GB") ? 1e9 : 1
+    printf "%d\t%s\n", p[1] * m, $2 }'
+}
 
 cold=$(build Dockerfile localhost/hangar-bench:cold --no-cache --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.1)
 warm=$(build Dockerfile localhost/hangar-bench:warm --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.0)
