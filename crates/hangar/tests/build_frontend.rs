@@ -76,17 +76,22 @@ const EXPECTED_BUILD_ARGS: &str = "--build-arg AIRFLOW_IMAGE_DATE_CREATED=2023-1
 
 const EXPECTED_TAIL: &str = "--iidfile '<work>/image-id' -t my/airflow:3.1.0 -f '<work>/context/Dockerfile' '<work>/context'";
 
-#[test]
-fn dry_run_buildah_command_is_exact() {
+/// The engine command `hangar build --dry-run` prints for `engine` with the common arguments.
+fn dry_run_command(engine: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = hangar_build(dir.path())
         .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(["--engine", "buildah"])
+        .args(["--engine", engine])
         .args(COMMON_ARGS)
         .output()
         .unwrap();
+    command_line(&out)
+}
+
+#[test]
+fn dry_run_buildah_command_is_exact() {
     assert_eq!(
-        command_line(&out),
+        dry_run_command("buildah"),
         format!(
             "buildah bud --layers --force-rm --format docker --timestamp {EPOCH} {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
         )
@@ -95,15 +100,8 @@ fn dry_run_buildah_command_is_exact() {
 
 #[test]
 fn dry_run_podman_command_is_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = hangar_build(dir.path())
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(["--engine", "podman"])
-        .args(COMMON_ARGS)
-        .output()
-        .unwrap();
     assert_eq!(
-        command_line(&out),
+        dry_run_command("podman"),
         format!(
             "podman build --layers --force-rm --format docker --timestamp {EPOCH} {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
         )
@@ -112,15 +110,8 @@ fn dry_run_podman_command_is_exact() {
 
 #[test]
 fn dry_run_docker_command_is_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = hangar_build(dir.path())
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(["--engine", "docker"])
-        .args(COMMON_ARGS)
-        .output()
-        .unwrap();
     assert_eq!(
-        command_line(&out),
+        dry_run_command("docker"),
         format!(
             "docker buildx build --load --progress=plain {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
         )
