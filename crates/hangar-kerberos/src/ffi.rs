@@ -87,6 +87,25 @@ impl krb5_creds {
     }
 }
 
+/// One keytab entry (`krb5_keytab_entry`), filled by `krb5_kt_get_entry`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct krb5_keytab_entry {
+    pub magic: i32,
+    pub principal: krb5_principal,
+    pub timestamp: i32,
+    pub vno: c_uint,
+    pub key: krb5_keyblock,
+}
+
+impl krb5_keytab_entry {
+    /// An all-zero entry, the state libkrb5 expects for an output structure.
+    pub fn zeroed() -> Self {
+        // SAFETY: plain C data; all-zero (null pointers, zero integers) is a valid value.
+        unsafe { std::mem::zeroed() }
+    }
+}
+
 pub const TKT_FLG_FORWARDABLE: i32 = 0x4000_0000;
 pub const TKT_FLG_INVALID: i32 = 0x0100_0000;
 pub const TKT_FLG_RENEWABLE: i32 = 0x0080_0000;
@@ -135,6 +154,8 @@ krb5_api! {
     krb5_is_config_principal: fn(krb5_context, krb5_principal) -> c_uint;
     krb5_kt_resolve: fn(krb5_context, *const c_char, *mut krb5_keytab) -> krb5_error_code;
     krb5_kt_close: fn(krb5_context, krb5_keytab) -> krb5_error_code;
+    krb5_kt_get_entry: fn(krb5_context, krb5_keytab, krb5_principal, c_uint, i32, *mut krb5_keytab_entry) -> krb5_error_code;
+    krb5_free_keytab_entry_contents: fn(krb5_context, *mut krb5_keytab_entry) -> krb5_error_code;
     krb5_get_init_creds_opt_alloc: fn(krb5_context, *mut *mut krb5_get_init_creds_opt) -> krb5_error_code;
     krb5_get_init_creds_opt_free: fn(krb5_context, *mut krb5_get_init_creds_opt);
     krb5_get_init_creds_opt_set_tkt_life: fn(*mut krb5_get_init_creds_opt, krb5_deltat);
@@ -184,5 +205,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<krb5_creds>(), 120);
         assert_eq!(std::mem::offset_of!(krb5_principal_data, data), 24);
         assert_eq!(std::mem::offset_of!(krb5_principal_data, length), 32);
+        // krb5_keytab_entry: magic 0, principal 8, timestamp 16, vno 20, key 24 (24 bytes).
+        assert_eq!(std::mem::offset_of!(krb5_keytab_entry, key), 24);
+        assert_eq!(std::mem::size_of::<krb5_keytab_entry>(), 48);
     }
 }

@@ -346,6 +346,23 @@ pub struct Keytab<'a> {
     raw: ffi::krb5_keytab,
 }
 
+impl Keytab<'_> {
+    /// Checks that the keytab holds a key for `principal` (any version, any enctype), reading
+    /// only the keytab: `krb5_kt_get_entry` fails with `KRB5_KT_NOTFOUND` when it does not, and
+    /// with a keytab error when the file is malformed.
+    pub fn has_key_for(&self, principal: &Principal<'_>) -> Result<(), Krb5Error> {
+        let mut entry = ffi::krb5_keytab_entry::zeroed();
+        // SAFETY: live context, keytab and principal of this context; valid out-pointer.
+        let code = unsafe {
+            (self.ctx.api.krb5_kt_get_entry)(self.ctx.raw, self.raw, principal.raw, 0, 0, &mut entry)
+        };
+        self.ctx.check("krb5_kt_get_entry", code)?;
+        // SAFETY: filled by the successful krb5_kt_get_entry above.
+        unsafe { (self.ctx.api.krb5_free_keytab_entry_contents)(self.ctx.raw, &mut entry) };
+        Ok(())
+    }
+}
+
 impl Drop for Keytab<'_> {
     fn drop(&mut self) {
         // SAFETY: resolved by krb5_kt_resolve.

@@ -74,14 +74,33 @@ pub fn run(opts: &RunOptions) -> Result<(), KerberosError> {
                 source_name: "the principal setting".to_owned(),
                 message: e.message,
             })?;
-        ctx.keytab(&s.keytab).map_err(|e| KerberosError::Kerberos {
+        let keytab = ctx.keytab(&s.keytab).map_err(|e| KerberosError::Kerberos {
             kind: FailureKind::KeytabInvalid,
             message: format!(
                 "cannot open the keytab {} ({}): {}",
                 s.keytab, s.keytab_source, e.message
             ),
         })?;
-        principal.unparse().unwrap_or_else(|_| s.principal.clone())
+        let name = principal.unparse().unwrap_or_else(|_| s.principal.clone());
+        // Read the keytab now, so that a wrong principal or a malformed keytab ends the start
+        // even while the KDC is unreachable (the AS exchange would report the outage first).
+        keytab.has_key_for(&principal).map_err(|e| {
+            let kind = match FailureKind::of(e.code) {
+                FailureKind::PrincipalUnknown => FailureKind::PrincipalUnknown,
+                _ => FailureKind::KeytabInvalid,
+            };
+            KerberosError::Kerberos {
+                kind,
+                message: format!(
+                    "the keytab {} ({}) has no usable key for {name}: {}; {}",
+                    s.keytab,
+                    s.keytab_source,
+                    e.message,
+                    fix_for(kind)
+                ),
+            }
+        })?;
+        name
     };
     let r = Refresher {
         opts,
@@ -132,6 +151,25 @@ fn preflight_keytab(name: &str, source_name: &str) -> Result<(), KerberosError> 
             source,
             uid: nix::unistd::geteuid().as_raw(),
         })
+}
+
+/// What the user can do about a failure of this kind.
+fn fix_for(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::Transient => {
+            "check that the KDC named in krb5.conf for this realm is running and reachable"
+        }
+        FailureKind::Krb5Conf => {
+            "fix krb5.conf (KRB5_CONFIG): the realm needs a [realms] entry or DNS SRV records"
+        }
+        FailureKind::KeytabInvalid => {
+            "re-export the keytab (e.g. `kadmin -q \"ktadd -k FILE PRINCIPAL\"`): it is malformed, empty, or its keys no longer match the KDC"
+        }
+        FailureKind::PrincipalUnknown => {
+            "check the principal name (positional argument or [kerberos] principal) against `klist -k KEYTAB`"
+        }
+        FailureKind::Refused => "see the KDC's reason above",
+    }
 }
 
 struct Refresher<'a> {
@@ -244,21 +282,7 @@ impl Refresher<'_> {
             return KerberosError::Cache(e);
         }
         let s = &self.opts.settings;
-        let hint = match f.kind {
-            FailureKind::Transient => {
-                "check that the KDC named in krb5.conf for this realm is running and reachable"
-            }
-            FailureKind::Krb5Conf => {
-                "fix krb5.conf (KRB5_CONFIG): the realm needs a [realms] entry or DNS SRV records"
-            }
-            FailureKind::KeytabInvalid => {
-                "re-export the keytab (e.g. `kadmin -q \"ktadd -k FILE PRINCIPAL\"`): it is malformed, empty, or its keys no longer match the KDC"
-            }
-            FailureKind::PrincipalUnknown => {
-                "check the principal name (positional argument or [kerberos] principal) against `klist -k KEYTAB`"
-            }
-            FailureKind::Refused => "see the KDC's reason above",
-        };
+        let hint = fix_for(f.kind);
         KerberosError::Kerberos {
             kind: f.kind,
             message: format!(

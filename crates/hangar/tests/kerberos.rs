@@ -347,10 +347,13 @@ fn readers_never_see_a_broken_cache_across_many_refreshes() {
     let cache = realm.path("shared/ccache");
     std::fs::create_dir(realm.path("shared")).unwrap();
     let mut cmd = realm.refresher(&cache);
-    // Refresh every second, always from the keytab, handing the cache to `nobody`, mode 640.
+    // Refresh every second, always from the keytab, handing the cache to `nobody:nogroup`,
+    // mode 640.
     cmd.env("AIRFLOW__KERBEROS__REINIT_FREQUENCY", "1").args([
         "--cache-owner",
         "nobody",
+        "--cache-group",
+        "nogroup",
         "--cache-mode",
         "640",
     ]);
@@ -365,6 +368,7 @@ fn readers_never_see_a_broken_cache_across_many_refreshes() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!(meta.mode() & 0o7777, 0o640);
     assert_eq!(meta.uid(), 65534, "owned by nobody");
+    assert_eq!(meta.gid(), 65534, "group nogroup");
     let leftovers: Vec<_> = std::fs::read_dir(realm.path("shared"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -613,7 +617,10 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
         .arg("--ccache")
         .arg(&cache));
     assert_eq!(code, Some(6), "{err}");
-    assert!(err.contains("keytab"), "{err}");
+    assert!(
+        err.contains(&garbage.display().to_string()) && err.contains("re-export the keytab"),
+        "{err}"
+    );
 
     // Principal not in the keytab: 7.
     let other = realm.kdc.add_principal("other", "30s", "0");
@@ -674,6 +681,34 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
     assert!(err.contains("no/such/dir"), "{err}");
 
     assert!(!cache.exists(), "no cache is written by a failed start");
+
+    // With the KDC down, the keytab is still read at start: a principal it lacks is 7 and a
+    // garbage keytab 6, not the unreachable KDC's 1 (-o: a regression exits instead of retrying).
+    let mut realm = realm;
+    realm.kdc.stop();
+    let (code, err) = run(realm
+        .hangar()
+        .arg("-o")
+        .arg(&other)
+        .arg("-k")
+        .arg(&realm.keytab)
+        .arg("--ccache")
+        .arg(&cache));
+    assert_eq!(code, Some(7), "{err}");
+    assert!(
+        err.contains(&other) && err.contains("no usable key") && err.contains("klist -k"),
+        "{err}"
+    );
+    let (code, err) = run(realm
+        .hangar()
+        .arg("-o")
+        .arg(&realm.principal)
+        .arg("-k")
+        .arg(&garbage)
+        .arg("--ccache")
+        .arg(&cache));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains(&garbage.display().to_string()), "{err}");
 }
 
 #[test]
@@ -927,10 +962,16 @@ fn sidecar_image_obtains_a_ticket_as_uid_50000() {
     let realm = Realm::new("30s", "10m");
     let store = Store::new();
     let base = store.debian_base();
-    // The build context holds the binary where the Dockerfile expects a release build.
+    // The build context holds the binary where the Dockerfile expects a release build, and
+    // the repository's .dockerignore, which must let that binary through.
     let ctx = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(ctx.path().join("target/release")).unwrap();
     std::fs::copy(HANGAR, ctx.path().join("target/release/hangar")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dockerignore"),
+        ctx.path().join(".dockerignore"),
+    )
+    .unwrap();
     let image = format!(
         "localhost/hangar-kerberos-sidecar:test-{}",
         std::process::id()
