@@ -58,15 +58,31 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
             database,
             tls,
         } => {
-            let mut conn = Conn::open(endpoint, deadline, &what)?;
-            let res = postgres(
-                &mut conn,
-                user.as_deref(),
-                password.as_ref(),
-                database.as_deref(),
-                *tls,
-            );
-            res.map_err(|e| e.with_context(&what))
+            let attempt = |tls| {
+                let mut conn = Conn::open(endpoint, deadline, &what)?;
+                postgres(
+                    &mut conn,
+                    user.as_deref(),
+                    password.as_ref(),
+                    database.as_deref(),
+                    tls,
+                )
+                .map_err(|e| e.with_context(&what))
+            };
+            match attempt(*tls) {
+                // pg_hba.conf refused the plain connection (e.g. `hostssl` lines only): libpq's
+                // default sslmode would have asked for TLS first, so check what it would use.
+                Err(ProbeError::Rejected(m))
+                    if *tls == PgTls::Prefer && m.contains(PG_HBA_REJECTED) =>
+                {
+                    match attempt(PgTls::Required) {
+                        // No TLS either: the plain connection's rejection is the answer.
+                        Err(ProbeError::Rejected(_)) => Err(ProbeError::Rejected(m)),
+                        res => res,
+                    }
+                }
+                res => res,
+            }
         }
         Target::Mysql {
             endpoint,
@@ -386,6 +402,7 @@ fn postgres(
     tls: PgTls,
 ) -> Result<(), ProbeError> {
     if tls == PgTls::Required {
+        // SSLRequest.
         conn.send(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
         let mut b = [0u8; 1];
         conn.recv_exact(&mut b)?;
@@ -528,6 +545,9 @@ fn postgres(
         }
     }
 }
+
+/// What a rejection by pg_hba.conf (or an unknown role) says in [`pg_classify`]'s messages.
+const PG_HBA_REJECTED: &str = "(SQLSTATE 28000)";
 
 /// Classifies an ErrorResponse. `None` means "the server is up": without credentials of our
 /// own, any answer but "not ready" counts as up, like `pg_isready`.

@@ -66,8 +66,12 @@ pub(crate) fn host_port(host: &str, port: u16) -> String {
 /// PostgreSQL's `sslmode`, reduced to what the probe does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PgTls {
-    /// `disable`, `allow`, `prefer` or unset: a plain connection (what libpq falls back to).
+    /// `disable`: a plain connection only.
     Plain,
+    /// `allow`, `prefer` or unset (libpq's default): a plain connection, and when the server
+    /// refuses it with SQLSTATE 28000 (pg_hba.conf has `hostssl` lines only), what
+    /// [`PgTls::Required`] does, since libpq would connect with TLS.
+    Prefer,
     /// `require`, `verify-ca`, `verify-full`: the probe sends `SSLRequest`; a server accepting
     /// TLS counts as ready (the probe has no TLS stack, so it cannot authenticate over it).
     Required,
@@ -309,7 +313,8 @@ impl Target {
                 .map(str::to_owned);
             let tls = match url.query_value("sslmode") {
                 Some("require" | "verify-ca" | "verify-full") => PgTls::Required,
-                _ => PgTls::Plain,
+                Some("disable") => PgTls::Plain,
+                _ => PgTls::Prefer,
             };
             return Ok(Target::Postgres {
                 endpoint,
@@ -697,7 +702,7 @@ mod tests {
                 user: Some("u".into()),
                 password: Some(Secret::new("p@ss")),
                 database: Some("airflow".into()),
-                tls: PgTls::Plain,
+                tls: PgTls::Prefer,
             }
         );
         match db("postgresql://u:p@/db?host=/var/run/postgresql&port=5433") {

@@ -133,17 +133,31 @@ pub enum WaitError {
 
 /// First pause between attempts; doubled after each failure.
 const FIRST_DELAY: Duration = Duration::from_millis(10);
-/// Longest pause after "connection refused" and the like: cheap for everyone, so the wait
-/// proceeds within about 50 ms of the server starting to listen.
-const UNREACHABLE_CAP: Duration = Duration::from_millis(50);
-/// Longest pause after "not ready" answers during the first [`NOT_READY_PATIENCE`].
+/// Longest pause after "connection refused" and the like while the wait is young: cheap for
+/// everyone, so the wait proceeds within about 50 ms of the server starting to listen.
+const UNREACHABLE_EARLY_CAP: Duration = Duration::from_millis(50);
+/// Longest pause after "connection refused" and the like once nothing has listened for
+/// [`PATIENCE`]: a server that is not up by then is restarting or being scheduled elsewhere.
+const UNREACHABLE_CAP: Duration = Duration::from_millis(250);
+/// Longest pause after "not ready" answers during the first [`PATIENCE`].
 const NOT_READY_EARLY_CAP: Duration = Duration::from_millis(100);
-/// Longest pause after a server answered "not ready" once it has done so for
-/// [`NOT_READY_PATIENCE`]: each such attempt may be logged by the server (PostgreSQL logs a
-/// FATAL line per refused connection during recovery), so long recoveries are polled gently.
+/// Longest pause after a server answered "not ready" once it has done so for [`PATIENCE`]:
+/// each such attempt may be logged by the server (PostgreSQL logs a FATAL line per refused
+/// connection during recovery), so long recoveries are polled gently.
 const NOT_READY_CAP: Duration = Duration::from_millis(500);
-/// How long "not ready" answers are still polled every 100 ms (start-up windows are short).
-const NOT_READY_PATIENCE: Duration = Duration::from_secs(10);
+/// How long one kind of failure is polled at the early caps (start-up windows are short).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The longest pause after a failed attempt: short while the failure is young, longer once
+/// the same kind of failure (nothing listening, or "not ready") has lasted for [`PATIENCE`].
+fn pause_cap(not_ready: bool, failing_for: Duration) -> Duration {
+    match (not_ready, failing_for > PATIENCE) {
+        (false, false) => UNREACHABLE_EARLY_CAP,
+        (false, true) => UNREACHABLE_CAP,
+        (true, false) => NOT_READY_EARLY_CAP,
+        (true, true) => NOT_READY_CAP,
+    }
+}
 /// Shortest time one attempt may take before it is abandoned.
 const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 
@@ -151,9 +165,10 @@ const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// ([`WaitError::Exhausted`]) or the server rejects the probe ([`WaitError::Rejected`]).
 ///
 /// Pauses start at 10 ms and double, capped at `budget.sleep` and at 50 ms while nothing
-/// listens, 100 ms while the server answers "not ready" (500 ms once it has done so for more
-/// than 10 s in a row), so the wait proceeds within about 50–100 ms of the server becoming
-/// ready. At least one attempt is made. Each
+/// listens, 100 ms while the server answers "not ready"; once the same kind of failure has
+/// lasted more than 10 s in a row, at 250 ms and 500 ms. So the wait proceeds within about
+/// 50–100 ms of a server that becomes ready soon, and backs off from one that does not. At
+/// least one attempt is made. Each
 /// attempt may take at most `max(sleep, 2 s)`, and no longer than what remains of the budget
 /// (but at least 200 ms). A disabled budget (`max_count` 0) returns `Ok` without probing.
 pub fn wait_for(
@@ -169,7 +184,8 @@ pub fn wait_for(
     let per_attempt = budget.sleep.max(MIN_ATTEMPT);
     let mut delay = FIRST_DELAY;
     let mut attempts = 0u32;
-    let mut not_ready_since: Option<Instant> = None;
+    // The kind of the current run of failures ("not ready" or not) and when it began.
+    let mut failing: Option<(bool, Instant)> = None;
     loop {
         let remaining = total.saturating_sub(start.elapsed());
         let timeout = per_attempt.min(remaining.max(Duration::from_millis(200)));
@@ -198,20 +214,12 @@ pub fn wait_for(
             elapsed,
             error: &err,
         });
-        let cap = match err {
-            ProbeError::NotReady(_) => {
-                let since = *not_ready_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > NOT_READY_PATIENCE {
-                    NOT_READY_CAP
-                } else {
-                    NOT_READY_EARLY_CAP
-                }
-            }
-            _ => {
-                not_ready_since = None;
-                UNREACHABLE_CAP
-            }
+        let not_ready = matches!(err, ProbeError::NotReady(_));
+        let since = match failing {
+            Some((kind, since)) if kind == not_ready => since,
+            _ => failing.insert((not_ready, Instant::now())).1,
         };
+        let cap = pause_cap(not_ready, since.elapsed());
         let pause = delay.min(cap).min(budget.sleep).min(total - elapsed);
         std::thread::sleep(pause);
         delay = delay.saturating_mul(2);
@@ -248,6 +256,51 @@ mod tests {
         assert!(Budget::from_vars(None, Some("-1")).is_err());
         assert!(Budget::from_vars(None, Some("inf")).is_err());
         assert!(Budget::from_vars(Some("-1"), None).is_err());
+    }
+
+    #[test]
+    fn pauses_are_short_while_a_failure_is_young_and_back_off_after() {
+        let young = Duration::from_secs(3);
+        let old = Duration::from_secs(11);
+        assert_eq!(pause_cap(false, young), Duration::from_millis(50));
+        assert_eq!(pause_cap(true, young), Duration::from_millis(100));
+        assert_eq!(pause_cap(false, old), Duration::from_millis(250));
+        assert_eq!(pause_cap(true, old), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn nothing_listening_is_polled_less_often_after_the_patience() {
+        // A port nothing listens on, for 12.5 s: about 200 attempts at the early 50 ms cap
+        // (plus connect time) for the first 10 s, then about 10 at 250 ms.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let target = Target::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let budget = Budget {
+            max_count: 5,
+            sleep: Duration::from_millis(2500),
+        };
+        let mut early = 0u32;
+        let mut late = 0u32;
+        let err = wait_for(&target, &budget, &mut |e| {
+            if let Event::Retrying { elapsed, .. } = e {
+                if elapsed <= PATIENCE {
+                    early += 1;
+                } else {
+                    late += 1;
+                }
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(err, WaitError::Exhausted { .. }), "{err}");
+        assert!(early >= 100, "polled quickly at first: {early} attempts");
+        assert!(
+            (2..=14).contains(&late),
+            "backed off to about 4 attempts a second: {late} attempts in the last 2.5 s"
+        );
     }
 
     #[test]

@@ -125,6 +125,20 @@ fn postgres_with_tls_accepts_sslmode_require() {
 }
 
 #[test]
+fn postgres_refusing_plain_tcp_is_ready_under_libpq_default_sslmode() {
+    let mut pg = Postgres::prepare(PgOptions::default());
+    pg.enable_tls();
+    pg.require_tls_over_tcp();
+    pg.run();
+    // libpq's default (prefer) and allow would connect with TLS: the server is ready.
+    probe_url(&pg.url()).expect("no sslmode: TLS accepted");
+    probe_url(&format!("{}?sslmode=prefer", pg.url())).expect("prefer: TLS accepted");
+    probe_url(&format!("{}?sslmode=require", pg.url())).expect("require: TLS accepted");
+    // sslmode=disable cannot connect to it, and says why.
+    assert_rejected(&format!("{}?sslmode=disable", pg.url()), "28000", &[]);
+}
+
+#[test]
 fn postgres_unknown_database_and_role_rejected() {
     let pg = Postgres::start(PgOptions {
         auth: PgAuth::Trust,

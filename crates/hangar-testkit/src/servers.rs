@@ -474,6 +474,22 @@ impl Postgres {
         self.tls = true;
     }
 
+    /// Makes TCP clients use TLS: `pg_hba.conf`'s `host` lines become `hostssl`, so the server
+    /// refuses plain TCP connections with SQLSTATE 28000. Call after [`Postgres::enable_tls`].
+    pub fn require_tls_over_tcp(&mut self) {
+        assert!(self.tls, "require_tls_over_tcp needs enable_tls first");
+        let hba = self.data_dir().join("pg_hba.conf");
+        let text = fs::read_to_string(&hba).unwrap();
+        let text: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("host ") {
+                Some(rest) => format!("hostssl {rest}\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        fs::write(&hba, text).unwrap();
+    }
+
     /// Prepares and runs a server.
     pub fn start(opts: PgOptions) -> Postgres {
         let mut pg = Postgres::prepare(opts);
