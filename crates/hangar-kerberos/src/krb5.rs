@@ -354,7 +354,14 @@ impl Keytab<'_> {
         let mut entry = ffi::krb5_keytab_entry::zeroed();
         // SAFETY: live context, keytab and principal of this context; valid out-pointer.
         let code = unsafe {
-            (self.ctx.api.krb5_kt_get_entry)(self.ctx.raw, self.raw, principal.raw, 0, 0, &mut entry)
+            (self.ctx.api.krb5_kt_get_entry)(
+                self.ctx.raw,
+                self.raw,
+                principal.raw,
+                0,
+                0,
+                &mut entry,
+            )
         };
         self.ctx.check("krb5_kt_get_entry", code)?;
         // SAFETY: filled by the successful krb5_kt_get_entry above.

@@ -698,6 +698,53 @@ fn postgres_started_late_is_waited_for() {
 }
 
 #[test]
+fn server_commands_wait_for_postgres_by_themselves() {
+    // No HANGAR_WAIT_FOR_DB: `scheduler`, also inside `bash -c "exec airflow scheduler"`,
+    // waits for the configured database; the stand-in `airflow` shows the command ran after.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = airflow_stand_in(tmp.path());
+    let pg = Postgres::prepare(PgOptions::default());
+    let url = pg.url();
+    let handle = pg.start_after(Duration::from_millis(1500));
+    let run = |args: &[&str]| {
+        let mut cmd = entrypoint(tmp.path(), args);
+        cmd.env("PATH", &path)
+            .env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", &url)
+            .env("CONNECTION_CHECK_MAX_COUNT", "30")
+            .env("CONNECTION_CHECK_SLEEP_TIME", "1");
+        out(&mut cmd)
+    };
+    let start = Instant::now();
+    let o = run(&["bash", "-c", "exec airflow scheduler"]);
+    let took = start.elapsed();
+    let pg = handle.join().unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "airflow scheduler\n");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "did not wait: {took:?}"
+    );
+    assert!(
+        stderr(&o).contains("waiting for the metadata database"),
+        "{}",
+        stderr(&o)
+    );
+    // A server command straight away, now that the server is up; then with it gone.
+    let o = run(&["scheduler"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "airflow scheduler\n");
+    drop(pg);
+    let mut cmd = entrypoint(tmp.path(), &["triggerer"]);
+    cmd.env("PATH", &path)
+        .env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", &url)
+        .env("CONNECTION_CHECK_MAX_COUNT", "2")
+        .env("CONNECTION_CHECK_SLEEP_TIME", "0.2");
+    let o = out(&mut cmd);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "", "the command must not run");
+}
+
+#[test]
 fn postgres_wrong_password_is_a_clear_error_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let pg = Postgres::start(PgOptions::default());
@@ -727,6 +774,17 @@ fn mariadb_ready_and_wrong_password() {
     let o = out(&mut db_wait(tmp.path(), &bad, "20", "3"));
     assert_eq!(o.status.code(), Some(77), "stderr: {}", stderr(&o));
     assert!(!stderr(&o).contains("Xyzzy"), "{}", stderr(&o));
+    // Never up (the server is gone): the budget runs out, exit 1.
+    let url = db.url();
+    drop(db);
+    let o = out(&mut db_wait(tmp.path(), &url, "2", "0.3"));
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("did not answer within the budget"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -932,16 +990,23 @@ fn secret_db_url_falls_back_to_airflow_db_check_with_retries() {
     );
 }
 
-#[test]
-fn as_pid_1_the_entrypoint_forwards_sigterm_to_the_command() {
+/// Runs `hangar entrypoint bash -c …` as PID 1 of a new pid namespace with `DUMB_INIT_SETSID`
+/// set to `setsid`, sends hangar SIGTERM, and returns (the command's exit code, whether the
+/// command got TERM, whether its background grandchild got TERM).
+fn entrypoint_as_pid_1_sigterm(setsid: &str) -> (Option<i32>, bool, bool) {
     let unshare = hangar_testkit::require_program("unshare", "util-linux", &[]);
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("got-term");
+    let grandchild = tmp.path().join("grandchild-got-term");
     let ready = tmp.path().join("ready");
-    // The command reports who PID 1 is, then waits for SIGTERM, which hangar (PID 1 of the
-    // new pid namespace) must forward.
+    // The command starts a background grandchild, reports who PID 1 is, then waits for
+    // SIGTERM, which hangar (PID 1 of the new pid namespace) must forward: to the whole
+    // process group with DUMB_INIT_SETSID=1, to the command alone with 0.
     let script = format!(
-        "trap 'echo term > {m}; exit 7' TERM; cat /proc/1/comm > {r}; while :; do sleep 0.05; done",
+        "(trap 'echo term > {g}; exit 0' TERM; while :; do sleep 0.05; done) & \
+         trap 'echo term > {m}; sleep 0.5; exit 7' TERM; cat /proc/1/comm > {r}; \
+         while :; do sleep 0.05; done",
+        g = grandchild.display(),
         m = marker.display(),
         r = ready.display()
     );
@@ -949,6 +1014,7 @@ fn as_pid_1_the_entrypoint_forwards_sigterm_to_the_command() {
     cmd.args(["--pid", "--fork", "--mount-proc"])
         .arg(BIN)
         .args(["entrypoint", "bash", "-c", &script])
+        .env("DUMB_INIT_SETSID", setsid)
         .env_remove("HANGAR_WAIT_FOR_DB")
         .env_remove("CONNECTION_CHECK_MAX_COUNT")
         .stdin(Stdio::null());
@@ -967,12 +1033,27 @@ fn as_pid_1_the_entrypoint_forwards_sigterm_to_the_command() {
         .expect("hangar runs under unshare");
     nix_kill(hangar_pid, 15);
     let status = child.wait().unwrap();
-    assert_eq!(fs::read_to_string(&marker).unwrap().trim(), "term");
-    assert_eq!(
-        status.code(),
-        Some(7),
-        "the command's exit code is passed on"
+    let got = |p: &Path| fs::read_to_string(p).is_ok_and(|t| t.trim() == "term");
+    (status.code(), got(&marker), got(&grandchild))
+}
+
+#[test]
+fn as_pid_1_the_entrypoint_forwards_sigterm_to_the_process_group() {
+    let (code, child, grandchild) = entrypoint_as_pid_1_sigterm("1");
+    assert!(child, "the command got SIGTERM");
+    assert!(grandchild, "its process group got SIGTERM");
+    assert_eq!(code, Some(7), "the command's exit code is passed on");
+}
+
+#[test]
+fn as_pid_1_with_setsid_0_the_entrypoint_signals_the_command_only() {
+    let (code, child, grandchild) = entrypoint_as_pid_1_sigterm("0");
+    assert!(child, "the command got SIGTERM");
+    assert!(
+        !grandchild,
+        "DUMB_INIT_SETSID=0 leaves the rest of the group alone"
     );
+    assert_eq!(code, Some(7), "the command's exit code is passed on");
 }
 
 #[test]

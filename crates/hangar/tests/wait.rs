@@ -53,6 +53,34 @@ fn urls_of_every_kind_when_ready() {
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert!(o.stdout.is_empty(), "nothing on stdout");
     assert!(!stderr(&o).contains("s3cr@t"), "{}", stderr(&o));
+
+    // RabbitMQ with a wrong password: refused at login, exit 77 at once, password masked.
+    let bad = format!(
+        "amqp://{}:Xyzzy-not-it@127.0.0.1:{}//",
+        rabbit.options().user,
+        rabbit.port()
+    );
+    let start = Instant::now();
+    let o = wait(&[&bad], &[("CONNECTION_CHECK_MAX_COUNT", "10")]);
+    assert_eq!(o.status.code(), Some(77), "stderr: {}", stderr(&o));
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert!(!stderr(&o).contains("Xyzzy"), "{}", stderr(&o));
+    // RabbitMQ gone: the budget runs out, exit 1.
+    let url = rabbit.url();
+    drop(rabbit);
+    let o = wait(
+        &[&url],
+        &[
+            ("CONNECTION_CHECK_MAX_COUNT", "2"),
+            ("CONNECTION_CHECK_SLEEP_TIME", "0.3"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did not answer within the budget"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
