@@ -236,14 +236,10 @@ impl Drop for ImageGuard {
     }
 }
 
-/// Removes working containers and untagged (dangling) images, the layer cache of `--layers`
-/// builds. The cached base image is tagged and stays.
+/// Removes untagged (dangling) images, the layer cache of `--layers` builds. The cached base
+/// image is tagged and stays; working containers are left alone (the tests' builds use
+/// `--force-rm`, and a concurrent build keeps its own).
 pub fn prune_dangling() {
-    let _ = buildah()
-        .args(["rm", "--all"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
     let _ = buildah()
         .args(["rmi", "--prune"])
         .stdout(Stdio::null())
