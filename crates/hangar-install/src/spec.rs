@@ -382,21 +382,21 @@ static CATALOGUE: &[BuildArg] = &[
     arg(
         "AIRFLOW_HOME",
         "/opt/airflow",
-        BuildAndFinal,
+        Final,
         Current,
         "`AIRFLOW_HOME` of the image, with `dags/`, `logs/` and `plugins/`; also the `WORKDIR`.",
     ),
     arg(
         "AIRFLOW_UID",
         "50000",
-        BuildAndFinal,
+        Final,
         Current,
         "UID of the `airflow` user (primary group 0) and the image's default `USER`.",
     ),
     arg(
         "AIRFLOW_GID",
         "0",
-        BuildAndFinal,
+        Final,
         Status::NoOp {
             reason: "the airflow user's group is always 0 so that any UID can run the image (OpenShift-style)",
         },
