@@ -154,6 +154,21 @@ fn version_like(reference: &str) -> Option<&str> {
     ok.then_some(v)
 }
 
+/// The version in the file name of an apache-airflow wheel or sdist
+/// (`apache_airflow-2.10.5-py3-none-any.whl`, `apache-airflow-2.10.5.tar.gz`).
+fn distribution_version(file_name: &str) -> Option<&str> {
+    let rest = file_name
+        .strip_prefix("apache_airflow-")
+        .or_else(|| file_name.strip_prefix("apache-airflow-"))?;
+    let v = if rest.ends_with(".whl") {
+        rest.split('-').next()?
+    } else {
+        rest.strip_suffix(".tar.gz")
+            .or_else(|| rest.strip_suffix(".zip"))?
+    };
+    version_like(v).filter(|_| !v.starts_with('v'))
+}
+
 /// Build args derived from the options, before the pass-through ones are merged in.
 struct Derived(BTreeMap<String, Sourced<String>>);
 
@@ -302,6 +317,10 @@ pub fn resolve(
                     format!("{AIRFLOW_SOURCES_TO}/{name}"),
                     &s.origin,
                 );
+                // The image's AIRFLOW_VERSION (env and label) is the distribution's own.
+                if let Some(v) = distribution_version(&name) {
+                    d.set("AIRFLOW_VERSION", v, &s.origin);
+                }
             }
             airflow_sources = Some(path.to_path_buf());
             d.set("AIRFLOW_SOURCES_FROM", AIRFLOW_SOURCES_DIR, &s.origin);
@@ -1075,6 +1094,7 @@ mod tests {
             Some("airflow-sources")
         );
         assert_eq!(p.context.airflow_sources.as_deref(), Some(wheel.as_path()));
+        assert_eq!(arg(&p, "AIRFLOW_VERSION").as_deref(), Some("3.1.0"));
         let txt = dir.path().join("airflow.txt");
         std::fs::write(&txt, "").unwrap();
         let raw = RawOptions {
@@ -1083,6 +1103,22 @@ mod tests {
         };
         let err = resolve(&flags(raw), &EnvFacts::default(), &TestCatalogue).unwrap_err();
         assert!(err.to_string().contains(".whl"), "{err}");
+    }
+
+    #[test]
+    fn the_version_of_a_local_distribution_comes_from_its_file_name() {
+        for (name, v) in [
+            ("apache_airflow-2.10.5-py3-none-any.whl", Some("2.10.5")),
+            ("apache_airflow-3.1.0rc1-py3-none-any.whl", Some("3.1.0rc1")),
+            ("apache_airflow-2.10.5.tar.gz", Some("2.10.5")),
+            ("apache-airflow-2.10.5.tar.gz", Some("2.10.5")),
+            ("apache_airflow-3.0.0.zip", Some("3.0.0")),
+            ("apache_airflow_core-3.0.0-py3-none-any.whl", None),
+            ("airflow.whl", None),
+            ("apache_airflow-main.tar.gz", None),
+        ] {
+            assert_eq!(distribution_version(name), v, "{name}");
+        }
     }
 
     #[test]
