@@ -34,8 +34,24 @@ pub struct RunOptions {
     pub logger: Logger,
 }
 
-/// Runs the refresher until a signal, the exit file, one-time completion, or a fatal error.
+/// Runs the refresher until a signal, the exit file, one-time completion, or a fatal error,
+/// which is also logged as `giving_up` (at start as well as later).
 pub fn run(opts: &RunOptions) -> Result<(), KerberosError> {
+    let result = run_until_done(opts);
+    if let Err(e) = &result {
+        opts.logger.log(
+            Level::Error,
+            "giving_up",
+            &[
+                ("principal", opts.settings.principal.clone()),
+                ("reason", e.to_string()),
+            ],
+        );
+    }
+    result
+}
+
+fn run_until_done(opts: &RunOptions) -> Result<(), KerberosError> {
     let waiter = Waiter::new(opts.exit_when.clone()).map_err(KerberosError::Signals)?;
     let log = opts.logger;
     let s = &opts.settings;
@@ -392,9 +408,7 @@ impl Refresher<'_> {
                         || o.exit_on_error
                         || (startup && f.kind != FailureKind::Transient)
                     {
-                        let err = self.fatal(method, f);
-                        self.log(Level::Error, "giving_up", vec![("reason", err.to_string())]);
-                        return Err(err);
+                        return Err(self.fatal(method, f));
                     }
                     if failures == 0 {
                         outage_start = now();

@@ -576,6 +576,28 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
         "{err}"
     );
 
+    // Start-up errors are structured log lines too.
+    let mut c = realm.hangar();
+    c.arg(&realm.principal)
+        .args([
+            "--log-format",
+            "json",
+            "--keytab",
+            "/nonexistent/airflow.keytab",
+        ])
+        .arg("--ccache")
+        .arg(&cache);
+    let (code, err) = run(&mut c);
+    assert_eq!(code, Some(5), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with('{') && l.contains(r#""event":"giving_up""#))
+        .unwrap_or_else(|| panic!("no JSON giving_up line: {err}"));
+    assert!(
+        line.contains(r#""level":"error""#) && line.contains("/nonexistent/airflow.keytab"),
+        "{line}"
+    );
+
     // Unreadable keytab (mode 000, run as nobody): 5.
     let locked = realm.path("locked.keytab");
     std::fs::copy(&realm.keytab, &locked).unwrap();
@@ -674,6 +696,11 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
     let (code, err) = run(&mut c);
     assert_eq!(code, Some(64), "{err}");
     assert!(err.contains("AIRFLOW__KERBEROS__FORWARDABLE"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("event=giving_up") && l.contains("FORWARDABLE")),
+        "a wrong setting is logged as giving_up: {err}"
+    );
 
     // Cache directory that does not exist: 8.
     let (code, err) = run(realm.refresher(&realm.path("no/such/dir/ccache")).arg("-o"));

@@ -157,6 +157,28 @@ fn run_check(args: &CheckArgs, cfg: &dyn KerberosConfig, env: &Env) -> anyhow::R
 }
 
 fn run_refresher(a: RunArgs, cfg: &dyn KerberosConfig, env: &Env) -> anyhow::Result<ExitCode> {
+    let logger = Logger {
+        min: if a.verbose { Level::Debug } else { Level::Info },
+        format: match a.log_format {
+            LogFormat::Logfmt => Format::Logfmt,
+            LogFormat::Json => Format::Json,
+        },
+    };
+    // A bad setting is a structured `giving_up` line too, as every later fatal error is.
+    let opts = run_options(a, cfg, env, logger).map_err(|e| {
+        logger.log(Level::Error, "giving_up", &[("reason", e.to_string())]);
+        exit_error(e)
+    })?;
+    hangar_kerberos::run(&opts).map_err(exit_error)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_options(
+    a: RunArgs,
+    cfg: &dyn KerberosConfig,
+    env: &Env,
+    logger: Logger,
+) -> Result<RunOptions, KerberosError> {
     let cli = CliValues {
         principal: a.principal,
         keytab: a.keytab,
@@ -164,25 +186,23 @@ fn run_refresher(a: RunArgs, cfg: &dyn KerberosConfig, env: &Env) -> anyhow::Res
         renew_lifetime: a.renew_lifetime,
         lifetime: a.lifetime,
     };
-    let resolved = settings::resolve(&cli, cfg, env, &settings::fqdn).map_err(exit_error)?;
+    let resolved = settings::resolve(&cli, cfg, env, &settings::fqdn)?;
     let owner = a
         .cache_owner
         .as_deref()
         .map(settings::user_id)
-        .transpose()
-        .map_err(exit_error)?;
+        .transpose()?;
     let group = a
         .cache_group
         .as_deref()
         .map(settings::group_id)
-        .transpose()
-        .map_err(exit_error)?;
+        .transpose()?;
     let policy = Policy {
         margin: a.margin,
         reinit_every: resolved.reinit_frequency,
         renew: !a.no_renew,
     };
-    let opts = RunOptions {
+    Ok(RunOptions {
         settings: resolved,
         one_time: a.one_time,
         exit_on_error: a.exit_on_error,
@@ -196,16 +216,8 @@ fn run_refresher(a: RunArgs, cfg: &dyn KerberosConfig, env: &Env) -> anyhow::Res
         policy,
         retry_initial: a.retry_initial,
         retry_max: a.retry_max.max(a.retry_initial),
-        logger: Logger {
-            min: if a.verbose { Level::Debug } else { Level::Info },
-            format: match a.log_format {
-                LogFormat::Logfmt => Format::Logfmt,
-                LogFormat::Json => Format::Json,
-            },
-        },
-    };
-    hangar_kerberos::run(&opts).map_err(exit_error)?;
-    Ok(ExitCode::SUCCESS)
+        logger,
+    })
 }
 
 fn exit_error(e: impl Into<KerberosError>) -> anyhow::Error {
