@@ -140,6 +140,22 @@ impl Running {
         }
     }
 
+    /// Waits for hangar to exit by itself.
+    fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hangar still runs after {timeout:?}:\n{}",
+                self.lines().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = i32::try_from(self.child.id()).unwrap();
         Command::new("kill")
@@ -769,6 +785,19 @@ fn unreachable_kdc_fails_one_time_but_daemon_retries_until_it_returns() {
     run.wait_for("event=ticket_refreshed", 1, Duration::from_secs(5));
     assert!(realm.klist_valid(&cache));
     assert!(run.terminate().success());
+
+    // --exit-on-error (k5start's -x) also ends a running refresher at its first failed
+    // refresh, keeping the last good cache.
+    let mut cmd = realm.refresher(&cache);
+    cmd.env("AIRFLOW__KERBEROS__REINIT_FREQUENCY", "1")
+        .arg("--exit-on-error");
+    let mut run = Running::spawn(cmd);
+    run.wait_for("event=ticket_refreshed", 2, Duration::from_secs(15));
+    realm.kdc.stop();
+    let status = run.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{:#?}", run.lines());
+    assert!(run.count("event=giving_up") == 1, "{:#?}", run.lines());
+    assert!(realm.klist_valid(&cache), "the last good cache stays");
 }
 
 #[test]
