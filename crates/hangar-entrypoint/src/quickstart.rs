@@ -26,8 +26,7 @@ pub fn migrate(runner: &mut dyn Runner, env: &ChildEnv) -> Result<bool, Entrypoi
     }
     if upgrade {
         crate::warn(
-            "WARNING: Environment variable '_AIRFLOW_DB_UPGRADE' is deprecated please use \
-             '_AIRFLOW_DB_MIGRATE' instead",
+            "warning: _AIRFLOW_DB_UPGRADE is deprecated; set _AIRFLOW_DB_MIGRATE, which does the same",
         );
     }
     Ok(true)

@@ -523,15 +523,59 @@ fn airflow_2_migrates_sqlite_and_creates_the_admin_user() {
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     let tables = sqlite_tables(&v2, &db);
     assert!(tables.iter().any(|t| t == "alembic_version"), "{tables:?}");
-    let users = Command::new(v2.python())
-        .args([
-            "-c",
-            "import sqlite3,sys; print([r[0] for r in sqlite3.connect(sys.argv[1]).execute('select username from ab_user')])",
-        ])
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&users).trim(), "['captain']", "{}", stderr(&users));
+    let users = || {
+        let o = Command::new(v2.python())
+            .args([
+                "-c",
+                "import sqlite3,sys\ntry: print([r[0] for r in sqlite3.connect(sys.argv[1]).execute('select username from ab_user')])\n\
+                 except sqlite3.OperationalError as e: print(e)",
+            ])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).trim().to_owned()
+    };
+    assert_eq!(users(), "['captain']");
+
+    // _AIRFLOW_DB_RESET=true before a server command: `airflow db reset --yes` on the existing
+    // sqlite DB (the user is gone), then the command; the deprecated _AIRFLOW_DB_UPGRADE
+    // migrates with a warning. A stand-in `airflow` answers for the scheduler and hands
+    // everything else to the real one.
+    let stand_in = tmp.path().join("reset-bin");
+    fs::create_dir_all(&stand_in).unwrap();
+    let script = stand_in.join("airflow");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = scheduler ]; then echo 'scheduler started'; exit 0; fi\nexec {} \"$@\"\n",
+            v2.bin_dir().join("airflow").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut path = OsString::from(&stand_in);
+    path.push(":");
+    path.push(v2.path_with_bin());
+    let mut cmd = entrypoint(tmp.path(), &["scheduler"]);
+    cmd.env("PATH", path)
+        .env(
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+            format!("sqlite:///{}", db.display()),
+        )
+        .env("_AIRFLOW_DB_RESET", "true")
+        .env("_AIRFLOW_DB_UPGRADE", "true");
+    let o = out(&mut cmd);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("scheduler started"));
+    assert!(
+        stderr(&o).contains("_AIRFLOW_DB_UPGRADE is deprecated"),
+        "{}",
+        stderr(&o)
+    );
+    assert_ne!(users(), "['captain']", "the DB was reset");
+    let tables = sqlite_tables(&v2, &db);
+    assert!(tables.iter().any(|t| t == "alembic_version"), "{tables:?}");
 }
 
 /// Direct children of `pid` whose command line contains `needle`.
