@@ -570,13 +570,26 @@ fn empty_ccache(name: &str, realm: &str) -> Vec<u8> {
 
 #[test]
 fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
-    let realm = Realm::new("30s", "10m");
+    let mut realm = Realm::new("30s", "10m");
     let run = |cmd: &mut Command| {
         let out = cmd.output().unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    };
+    // `hangar kerberos [-o] PRINCIPAL -k KEYTAB --ccache CACHE`: (exit code, stderr).
+    let start = |realm: &Realm, one_time: bool, principal: &str, keytab: &Path, cache: &Path| {
+        let mut c = realm.hangar();
+        if one_time {
+            c.arg("-o");
+        }
+        run(c
+            .arg(principal)
+            .arg("-k")
+            .arg(keytab)
+            .arg("--ccache")
+            .arg(cache))
     };
     let cache = realm.path("ccache");
 
@@ -647,13 +660,7 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
     // Garbage keytab: 6.
     let garbage = realm.path("garbage.keytab");
     std::fs::write(&garbage, b"this is not a keytab at all").unwrap();
-    let (code, err) = run(realm
-        .hangar()
-        .arg(&realm.principal)
-        .arg("-k")
-        .arg(&garbage)
-        .arg("--ccache")
-        .arg(&cache));
+    let (code, err) = start(&realm, false, &realm.principal, &garbage, &cache);
     assert_eq!(code, Some(6), "{err}");
     assert!(
         err.contains(&garbage.display().to_string()) && err.contains("re-export the keytab"),
@@ -662,13 +669,7 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
 
     // Principal not in the keytab: 7.
     let other = realm.kdc.add_principal("other", "30s", "0");
-    let (code, err) = run(realm
-        .hangar()
-        .arg(&other)
-        .arg("-k")
-        .arg(&realm.keytab)
-        .arg("--ccache")
-        .arg(&cache));
+    let (code, err) = start(&realm, false, &other, &realm.keytab, &cache);
     assert_eq!(code, Some(7), "{err}");
     assert!(err.contains(&other) && err.contains("klist -k"), "{err}");
 
@@ -677,13 +678,7 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
     let gone_kt = realm.path("gone.keytab");
     realm.kdc.export_keytab(&gone, &gone_kt);
     realm.kdc.kadmin(&format!("delprinc -force {gone}"));
-    let (code, err) = run(realm
-        .hangar()
-        .arg(&gone)
-        .arg("-k")
-        .arg(&gone_kt)
-        .arg("--ccache")
-        .arg(&cache));
+    let (code, err) = start(&realm, false, &gone, &gone_kt, &cache);
     assert_eq!(code, Some(7), "{err}");
 
     // Malformed krb5.conf: 4, names KRB5_CONFIG.
@@ -727,29 +722,14 @@ fn permanent_errors_exit_with_distinct_codes_and_name_the_fix() {
 
     // With the KDC down, the keytab is still read at start: a principal it lacks is 7 and a
     // garbage keytab 6, not the unreachable KDC's 1 (-o: a regression exits instead of retrying).
-    let mut realm = realm;
     realm.kdc.stop();
-    let (code, err) = run(realm
-        .hangar()
-        .arg("-o")
-        .arg(&other)
-        .arg("-k")
-        .arg(&realm.keytab)
-        .arg("--ccache")
-        .arg(&cache));
+    let (code, err) = start(&realm, true, &other, &realm.keytab, &cache);
     assert_eq!(code, Some(7), "{err}");
     assert!(
         err.contains(&other) && err.contains("no usable key") && err.contains("klist -k"),
         "{err}"
     );
-    let (code, err) = run(realm
-        .hangar()
-        .arg("-o")
-        .arg(&realm.principal)
-        .arg("-k")
-        .arg(&garbage)
-        .arg("--ccache")
-        .arg(&cache));
+    let (code, err) = start(&realm, true, &realm.principal, &garbage, &cache);
     assert_eq!(code, Some(6), "{err}");
     assert!(err.contains(&garbage.display().to_string()), "{err}");
 }
