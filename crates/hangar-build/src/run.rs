@@ -404,7 +404,9 @@ mod tests {
             .collect();
         run(Engine::Buildah, &ok, Display::Plain).unwrap();
 
-        let script = "for i in $(seq 1 30); do echo line $i; done; echo 'STEP 2/2: RUN false' >&2; echo boom >&2; exit 3";
+        // One stream (stderr joined to stdout): lines read from two pipes arrive in no fixed
+        // order, and the test asserts on the order.
+        let script = "exec 2>&1; for i in $(seq 1 30); do echo line $i; done; echo 'STEP 2/2: RUN false' >&2; echo boom >&2; exit 3";
         let bad: Vec<OsString> = ["sh", "-c", script].iter().map(Into::into).collect();
         let err = run(Engine::Buildah, &bad, Display::Plain).unwrap_err();
         let RunError::Failed {
