@@ -33,9 +33,13 @@ ARG INSTALL_MSSQL_CLIENT="true"
 
 FROM ${RUST_IMAGE} AS hangar-from-build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock rustfmt.toml ./
+# hangar build embeds the Dockerfile, so it is part of the sources.
+COPY Cargo.toml Cargo.lock rustfmt.toml Dockerfile ./
 COPY crates ./crates
-RUN set -eu; cargo build --release --locked -p hangar; cp target/release/hangar /hangar
+# The CA bundle secret (if any) also lets cargo reach the crate registry through a proxy.
+RUN --mount=type=secret,id=hangar-ca \
+    set -eu; if [ -s /run/secrets/hangar-ca ]; then export CARGO_HTTP_CAINFO=/run/secrets/hangar-ca; fi; \
+    cargo build --release --locked -p hangar; cp target/release/hangar /hangar
 
 FROM scratch AS hangar-from-context
 COPY --chmod=0755 .hangar/hangar /hangar

@@ -152,6 +152,100 @@ fn build_base_image(debootstrap: &Path, dir: &Path) {
     );
 }
 
+/// A Rust build image for the Dockerfile's `hangar-from-build` stage (`RUST_IMAGE`), since no
+/// `rust:` image can be pulled here: [`BASE_IMAGE`] with Debian's gcc and libc headers, and
+/// this host's Rust toolchain (rustc, cargo, the x86_64 standard library) in /usr/local/rust.
+pub const RUST_IMAGE: &str = "localhost/rust-base:bookworm";
+
+/// Makes [`RUST_IMAGE`] once (cached like the base image).
+pub fn ensure_rust_image() {
+    if image_exists(RUST_IMAGE) {
+        return;
+    }
+    ensure_base_image();
+    let dir = cache_dir("images");
+    let lock = File::create(dir.join("rust.lock")).expect("create Rust image lock");
+    let guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("cannot lock {}: {e}", dir.join("rust.lock").display()));
+    if !image_exists(RUST_IMAGE) {
+        build_rust_image();
+    }
+    drop(guard);
+}
+
+fn build_rust_image() {
+    let sysroot = stdout_of(
+        Command::new("rustc").args(["--print", "sysroot"]),
+        "rustc --print sysroot (the tests run under cargo, so rustc is on PATH)",
+    );
+    let ctr = stdout_of(
+        buildah().args(["from", "--pull-never", BASE_IMAGE]),
+        "buildah from the base image",
+    );
+    let apt = run_in_container(
+        &ctr,
+        &[
+            "sh",
+            "-c",
+            "apt-get update -q && apt-get install -y -q --no-install-recommends gcc libc6-dev \
+             && rm -rf /var/lib/apt/lists/*",
+        ],
+    );
+    assert!(
+        apt.status.success(),
+        "apt-get install gcc in the Rust image failed:\n{}",
+        String::from_utf8_lossy(&apt.stderr)
+    );
+    let mnt = stdout_of(buildah().args(["mount", &ctr]), "buildah mount");
+    let target = "lib/rustlib/x86_64-unknown-linux-gnu";
+    check(
+        Command::new("sh").args([
+            "-c",
+            "set -eu; mkdir -p \"$2/usr/local/rust/bin\" \"$2/usr/local/rust/lib/rustlib\"; \
+                 cp -a \"$1/bin/rustc\" \"$1/bin/cargo\" \"$2/usr/local/rust/bin/\"; \
+                 cp -a \"$1\"/lib/*.so* \"$2/usr/local/rust/lib/\"; \
+                 cp -a \"$1/$3\" \"$2/usr/local/rust/lib/rustlib/\"",
+            "sh",
+            &sysroot,
+            &mnt,
+            target,
+        ]),
+        "copy the Rust toolchain into the image",
+    );
+    check(
+        buildah().args([
+            "config",
+            "--env",
+            "PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--env",
+            "CARGO_HOME=/usr/local/cargo",
+            &ctr,
+        ]),
+        "buildah config of the Rust image",
+    );
+    check(
+        buildah().args(["commit", "--rm", &ctr, RUST_IMAGE]),
+        "buildah commit of the Rust image",
+    );
+}
+
+/// `buildah run --isolation chroot CTR -- CMD…` (no ENTRYPOINT applied).
+pub fn run_in_container(ctr: &str, cmd: &[&str]) -> Output {
+    buildah()
+        .args(["run", "--isolation", "chroot", ctr, "--"])
+        .args(cmd)
+        .output()
+        .expect("buildah run")
+}
+
+/// Runs `cmd` in a working container of `image` (no ENTRYPOINT applied), then removes it.
+pub fn run_in_image(image: &str, cmd: &[&str]) -> Output {
+    let ctr = stdout_of(buildah().args(["from", image]), "buildah from");
+    let out = run_in_container(&ctr, cmd);
+    let _ = buildah().args(["rm", &ctr]).output();
+    out
+}
+
 /// A constraints file for `apache-airflow[extras]==version` on this host's Python (the same
 /// `major.minor` as [`BASE_IMAGE`]): `pip freeze` of a cached host virtualenv, without the
 /// `apache-airflow` line itself. Upstream's files are on GitHub, which tests cannot reach.
@@ -198,6 +292,40 @@ pub fn constraints_file(version: &str, extras: &str) -> PathBuf {
     }
     drop(guard);
     published
+}
+
+/// The `apache-airflow` wheel of `version` from PyPI (`pip download`, no dependencies), cached
+/// under the test cache: an Airflow distribution for builds from local sources.
+pub fn airflow_wheel(version: &str) -> PathBuf {
+    let dir = cache_dir("airflow-wheels");
+    let name = format!("apache_airflow-{version}-py3-none-any.whl");
+    let wheel = dir.join(&name);
+    if wheel.is_file() {
+        return wheel;
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("download-")
+        .tempdir_in(&dir)
+        .expect("download temp dir");
+    check(
+        Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+            ])
+            .args(["--disable-pip-version-check", "-d"])
+            .arg(tmp.path())
+            .arg(format!("apache-airflow=={version}")),
+        "pip download the Airflow wheel (needs PyPI; apt-get install -y python3-pip)",
+    );
+    fs::rename(tmp.path().join(&name), &wheel)
+        .unwrap_or_else(|e| panic!("pip download did not leave {name}: {e}"));
+    wheel
 }
 
 /// Writes a CA bundle: the host's bundle with `marker` as a comment line before it (PEM

@@ -15,6 +15,9 @@ use hangar_testkit::images::{
 };
 
 const EXTRAS: &str = "postgres,celery,redis";
+/// The Airflow 3 image's extras: `mysql` is asked for but INSTALL_MYSQL_CLIENT=false must drop
+/// it (else pip would build mysqlclient without its headers, or MySQLdb would be importable).
+const EXTRAS_WITH_MYSQL: &str = "postgres,celery,redis,mysql";
 const CA_MARKER: &str = "hangar-test-ca-marker-5d1e0c";
 const PIP_MARKER: &str = "hangar-test-pipconf-marker-a93b77";
 
@@ -167,7 +170,7 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
             "--install-airflow-version",
             hangar_testkit::airflow::AIRFLOW_3,
             "--extras",
-            EXTRAS,
+            EXTRAS_WITH_MYSQL,
             "--disable-mysql-client-installation",
             "--additional-runtime-apt-deps",
             "tree",
@@ -248,21 +251,30 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
         "/usr/local/bin/hangar hangar=regular file"
     );
 
-    // An arbitrary UID in group 0 without a passwd entry of podman's.
+    // An arbitrary UID in group 0 without a passwd entry of podman's: the entrypoint appends
+    // one (name `default`) and sets HOME. `python` is dispatched straight to the venv's.
     let run = podman_run(
         &name,
         &["--user", "12345:0", "--passwd=false"],
-        &["bash", "-c", "id -u; whoami; airflow version"],
+        &[
+            "python",
+            "-c",
+            "import os, pwd, airflow; e = pwd.getpwuid(os.getuid()); \
+             print(f'user={e.pw_name}:{e.pw_uid}:{e.pw_gid}:{e.pw_dir} gid={os.getgid()} \
+             home={os.environ[\"HOME\"]}'); print('airflow=' + airflow.__version__)",
+        ],
     );
     let out12345 = text(&run);
     assert!(
         run.status.success(),
         "arbitrary uid run failed:\n{out12345}"
     );
-    assert!(
-        out12345.contains("12345") && out12345.contains("3.3.2"),
+    assert_eq!(
+        fact(&out12345, "user"),
+        "default:12345:0:/home/airflow gid=0 home=/home/airflow",
         "{out12345}"
     );
+    assert_eq!(fact(&out12345, "airflow"), "3.3.2");
 
     assert_no_secrets(&name, dir.path());
 
@@ -310,7 +322,7 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
             format!("PYTHON_BASE_IMAGE={BASE_IMAGE}"),
             format!("PYTHON_MAJOR_MINOR_VERSION={BASE_PYTHON}"),
             "AIRFLOW_VERSION=3.3.2".to_owned(),
-            format!("AIRFLOW_EXTRAS={EXTRAS}"),
+            format!("AIRFLOW_EXTRAS={EXTRAS_WITH_MYSQL}"),
             "INSTALL_MYSQL_CLIENT=false".to_owned(),
             "INSTALL_MSSQL_CLIENT=false".to_owned(),
             "ADDITIONAL_RUNTIME_APT_DEPS=tree".to_owned(),
@@ -368,24 +380,10 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
         "build stage build failed:\n{}",
         text(&out)
     );
-    let ctr = images::stdout_of(
-        buildah().args(["from", &stage]),
-        "buildah from the build stage",
+    let which = images::run_in_image(
+        &stage,
+        &["sh", "-c", "for c in gcc cc make; do command -v $c; done"],
     );
-    let which = buildah()
-        .args([
-            "run",
-            "--isolation",
-            "chroot",
-            &ctr,
-            "--",
-            "sh",
-            "-c",
-            "for c in gcc cc make; do command -v $c; done",
-        ])
-        .output()
-        .expect("buildah run");
-    let _ = buildah().args(["rm", &ctr]).output();
     let which = text(&which);
     for c in ["/usr/bin/gcc", "/usr/bin/cc", "/usr/bin/make"] {
         assert!(
@@ -398,14 +396,15 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
     prune_dangling();
 }
 
-/// Airflow 2.10: `hangar build` with the MySQL client left at its default (installed),
-/// checked through the entrypoint.
+/// Airflow 2.10 from a local wheel (`--airflow-sources`): `hangar build` with the MySQL client
+/// left at its default (installed), checked through the entrypoint.
 #[test]
-fn airflow2_image_built_with_hangar_build() {
+fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
     let _lock = build_lock();
     ensure_base_image();
     let version = hangar_testkit::airflow::AIRFLOW_2;
     let constraints = constraints_file(version, EXTRAS);
+    let wheel = images::airflow_wheel(version);
     let dir = tempfile::tempdir().unwrap();
     let ca = marked_ca_bundle(dir.path(), CA_MARKER);
     let name = tag("af2");
@@ -413,8 +412,8 @@ fn airflow2_image_built_with_hangar_build() {
     let out = hangar_build(
         &ca,
         &[
-            "--install-airflow-version",
-            version,
+            "--airflow-sources",
+            wheel.to_str().unwrap(),
             "--extras",
             EXTRAS,
             "--constraints-location",
@@ -424,6 +423,13 @@ fn airflow2_image_built_with_hangar_build() {
         ],
     );
     assert!(out.status.success(), "hangar build failed:\n{}", text(&out));
+    let config = images::inspect(&name);
+    assert!(
+        config.contains(&format!(
+            r#""org.opencontainers.image.version": "{version}""#
+        )),
+        "the label names the wheel's version:\n{config}"
+    );
     let run = podman_run(&name, &[], &["bash", "-c", FACTS]);
     let facts = text(&run);
     assert!(run.status.success(), "{facts}");
@@ -435,13 +441,65 @@ fn airflow2_image_built_with_hangar_build() {
         "compilers in the final image:\n{facts}"
     );
     assert_eq!(fact(&facts, "mariadb"), "yes");
+    // `airflow ARGS` straight through the entrypoint (no shell).
+    let run = podman_run(&name, &[], &["airflow", "version"]);
+    let direct = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(direct.lines().last(), Some(version), "{}", text(&run));
+    drop(_image);
+    prune_dangling();
+}
+
+/// For users without hangar: a plain build of the repository with HANGAR_BINARY_SOURCE=build
+/// compiles hangar in RUST_IMAGE (here a local image with this host's toolchain, reaching the
+/// crate registry through the CA bundle secret), and the binary it makes runs.
+#[test]
+fn plain_build_compiles_hangar_from_the_repository() {
+    let _lock = build_lock();
+    images::ensure_rust_image();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = marked_ca_bundle(dir.path(), CA_MARKER);
+    let name = tag("hangar-bin");
+    let _image = ImageGuard::new(&name);
+    // The repository itself is the context, as in `docker build .`.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = buildah()
+        .args([
+            "bud",
+            "--isolation",
+            "chroot",
+            "--layers",
+            "--force-rm",
+            "--pull-never",
+            "--format",
+            "docker",
+        ])
+        .arg("--secret")
+        .arg(format!("id=hangar-ca,src={}", ca.display()))
+        .args(["--build-arg", "HANGAR_BINARY_SOURCE=build"])
+        .arg("--build-arg")
+        .arg(format!("RUST_IMAGE={}", images::RUST_IMAGE))
+        .args(["--target", "hangar-bin", "-t", &name, "-f"])
+        .arg(repo.join("Dockerfile"))
+        .arg(&repo)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run buildah bud");
+    assert!(out.status.success(), "build failed:\n{}", text(&out));
+    let version = images::run_in_image(&name, &["/hangar", "--version"]);
+    assert!(version.status.success(), "{}", text(&version));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("hangar {}", env!("CARGO_PKG_VERSION"))
+    );
     drop(_image);
     prune_dangling();
 }
 
 /// Bad inputs: a malformed extra is refused by `hangar build` before any engine runs; an
-/// Airflow version that does not exist fails at the install step naming the arg; a missing
-/// context folder fails. None of them tags an image.
+/// Airflow version that does not exist fails at the install step naming the arg, and so do
+/// constraints that cannot be downloaded; a missing context folder fails. None of them tags
+/// an image.
 #[test]
 fn bad_inputs_fail_clearly_and_tag_nothing() {
     let _lock = build_lock();
@@ -502,6 +560,24 @@ fn bad_inputs_fail_clearly_and_tag_nothing() {
     let msg = text(&out);
     assert!(
         msg.contains("installing Airflow failed") && msg.contains("AIRFLOW_VERSION=\"3.99.0\""),
+        "{msg}"
+    );
+
+    // Constraints that cannot be downloaded stop the build; no unconstrained install.
+    let port = hangar_testkit::servers::free_port();
+    let unreachable = format!("http://127.0.0.1:{port}/constraints-{BASE_PYTHON}.txt");
+    let out = plain_build(&[
+        "--build-arg",
+        "AIRFLOW_VERSION=3.3.2",
+        "--build-arg",
+        &format!("AIRFLOW_CONSTRAINTS_LOCATION={unreachable}"),
+    ]);
+    assert_not_tagged(&bad, &out);
+    let msg = text(&out);
+    assert!(
+        msg.contains(&format!(
+            "cannot download the constraints file {unreachable}"
+        )) && msg.contains("AIRFLOW_CONSTRAINTS_LOCATION"),
         "{msg}"
     );
 
