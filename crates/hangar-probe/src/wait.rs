@@ -133,14 +133,12 @@ pub enum WaitError {
 
 /// First pause between attempts; doubled after each failure.
 const FIRST_DELAY: Duration = Duration::from_millis(10);
-/// Longest pause after "connection refused" and the like while the wait is young: cheap for
-/// everyone, so the wait proceeds within about 50 ms of the server starting to listen.
-const UNREACHABLE_EARLY_CAP: Duration = Duration::from_millis(50);
+/// Longest pause after any failure while the wait is young: cheap for everyone, so the wait
+/// proceeds within about 50 ms of the server starting to listen or becoming ready.
+const EARLY_CAP: Duration = Duration::from_millis(50);
 /// Longest pause after "connection refused" and the like once nothing has listened for
 /// [`PATIENCE`]: a server that is not up by then is restarting or being scheduled elsewhere.
 const UNREACHABLE_CAP: Duration = Duration::from_millis(250);
-/// Longest pause after "not ready" answers during the first [`PATIENCE`].
-const NOT_READY_EARLY_CAP: Duration = Duration::from_millis(100);
 /// Longest pause after a server answered "not ready" once it has done so for [`PATIENCE`]:
 /// each such attempt may be logged by the server (PostgreSQL logs a FATAL line per refused
 /// connection during recovery), so long recoveries are polled gently.
@@ -151,10 +149,9 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// The longest pause after a failed attempt: short while the failure is young, longer once
 /// the same kind of failure (nothing listening, or "not ready") has lasted for [`PATIENCE`].
 fn pause_cap(not_ready: bool, failing_for: Duration) -> Duration {
-    match (not_ready, failing_for > PATIENCE) {
-        (false, false) => UNREACHABLE_EARLY_CAP,
-        (false, true) => UNREACHABLE_CAP,
-        (true, false) => NOT_READY_EARLY_CAP,
+    match (failing_for > PATIENCE, not_ready) {
+        (false, _) => EARLY_CAP,
+        (true, false) => UNREACHABLE_CAP,
         (true, true) => NOT_READY_CAP,
     }
 }
@@ -164,11 +161,11 @@ const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// Probes `target` until it is ready, the budget's total time is spent
 /// ([`WaitError::Exhausted`]) or the server rejects the probe ([`WaitError::Rejected`]).
 ///
-/// Pauses start at 10 ms and double, capped at `budget.sleep` and at 50 ms while nothing
-/// listens, 100 ms while the server answers "not ready"; once the same kind of failure has
-/// lasted more than 10 s in a row, at 250 ms and 500 ms. So the wait proceeds within about
-/// 50–100 ms of a server that becomes ready soon, and backs off from one that does not. At
-/// least one attempt is made. Each
+/// Pauses start at 10 ms and double, capped at `budget.sleep` and at 50 ms; once the same kind
+/// of failure has lasted more than 10 s in a row, at 250 ms while nothing listens and 500 ms
+/// while the server answers "not ready". So the wait proceeds within about 50 ms of a server
+/// that becomes ready soon, and backs off from one that does not. At least one attempt is
+/// made. Each
 /// attempt may take at most `max(sleep, 2 s)`, and no longer than what remains of the budget
 /// (but at least 200 ms). A disabled budget (`max_count` 0) returns `Ok` without probing.
 pub fn wait_for(
@@ -263,7 +260,7 @@ mod tests {
         let young = Duration::from_secs(3);
         let old = Duration::from_secs(11);
         assert_eq!(pause_cap(false, young), Duration::from_millis(50));
-        assert_eq!(pause_cap(true, young), Duration::from_millis(100));
+        assert_eq!(pause_cap(true, young), Duration::from_millis(50));
         assert_eq!(pause_cap(false, old), Duration::from_millis(250));
         assert_eq!(pause_cap(true, old), Duration::from_millis(500));
     }
