@@ -716,12 +716,31 @@ fn my_write(conn: &mut Conn, seq: u8, body: &[u8]) -> Result<(), ProbeError> {
     conn.send(&p)
 }
 
-fn my_error(body: &[u8]) -> ProbeError {
-    let code = if body.len() >= 3 {
+/// MySQL's ER_SECURE_TRANSPORT_REQUIRED: the server takes TLS connections only.
+const MY_SECURE_TRANSPORT_REQUIRED: u16 = 3159;
+
+/// The outcome of an ERR packet in answer to the login. MySQL refuses a plain login with 3159
+/// when it requires TLS (`require_secure_transport`, the default of some managed services):
+/// the server is up, and the drivers Airflow uses (mysqlclient, PyMySQL) connect with TLS when
+/// it is offered, so that counts as ready. (MariaDB answers the same case with 1045, which
+/// cannot be told apart from a wrong password.)
+fn my_login_refused(body: &[u8]) -> Result<(), ProbeError> {
+    if my_error_code(body) == MY_SECURE_TRANSPORT_REQUIRED {
+        return Ok(());
+    }
+    Err(my_error(body))
+}
+
+fn my_error_code(body: &[u8]) -> u16 {
+    if body.len() >= 3 {
         u16::from_le_bytes([body[1], body[2]])
     } else {
         0
-    };
+    }
+}
+
+fn my_error(body: &[u8]) -> ProbeError {
+    let code = my_error_code(body);
     let mut rest = body.get(3..).unwrap_or_default();
     if rest.first() == Some(&b'#') && rest.len() >= 6 {
         rest = &rest[6..];
@@ -735,7 +754,7 @@ fn my_error(body: &[u8]) -> ProbeError {
         1044 | 1049 => ProbeError::Rejected(format!(
             "{detail}: create the database or fix its name in the URL, and grant the user access"
         )),
-        1129 | 1130 | 1251 | 1524 | 3159 => ProbeError::Rejected(detail),
+        1129 | 1130 | 1251 | 1524 => ProbeError::Rejected(detail),
         _ => ProbeError::NotReady(detail),
     }
 }
@@ -861,7 +880,7 @@ fn mysql(
                 let _ = my_write(conn, 0, &[0x01]);
                 return Ok(());
             }
-            Some(0xff) => return Err(my_error(&reply)),
+            Some(0xff) => return my_login_refused(&reply),
             Some(0xfe) => {
                 // AuthSwitchRequest.
                 let (name, data) = cstr(&reply[1..]);
@@ -1158,4 +1177,37 @@ fn sqlite(path: &Path) -> Result<(), ProbeError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_packet(code: u16, msg: &str) -> Vec<u8> {
+        let mut b = vec![0xff];
+        b.extend_from_slice(&code.to_le_bytes());
+        b.extend_from_slice(b"#28000");
+        b.extend_from_slice(msg.as_bytes());
+        b
+    }
+
+    #[test]
+    fn mysql_login_refusals() {
+        let tls = err_packet(
+            3159,
+            "Connections using insecure transport are prohibited while --require_secure_transport=ON.",
+        );
+        assert!(
+            my_login_refused(&tls).is_ok(),
+            "TLS required: the server is up"
+        );
+        match my_login_refused(&err_packet(1045, "Access denied for user 'a'@'h'")) {
+            Err(ProbeError::Rejected(m)) => assert!(m.contains("(error 1045)"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            my_login_refused(&err_packet(1040, "Too many connections")),
+            Err(ProbeError::NotReady(_))
+        ));
+    }
 }

@@ -294,6 +294,17 @@ fn mariadb_ready_rejected_and_socket() {
 }
 
 #[test]
+fn mariadb_requiring_tls_refuses_the_plain_login_like_a_wrong_password() {
+    // A known limit, kept visible: MariaDB refuses a plain login to a TLS-only server
+    // (require_secure_transport) with 1045, the same as a wrong password, and the probe has no
+    // TLS. (MySQL says 3159, which counts as ready: see probe.rs.)
+    let mut db = MariaDb::prepare(MariaDbOptions::default());
+    db.require_tls();
+    db.run();
+    assert_rejected(&db.url(), "1045", &[DEFAULT_PASSWORD]);
+}
+
+#[test]
 fn mariadb_too_many_connections_is_not_ready() {
     let client = hangar_testkit::require_program("mariadb", "mariadb-client", &[]);
     let mut db = MariaDb::prepare(MariaDbOptions::default());

@@ -679,6 +679,7 @@ pub struct MariaDb {
     bin: PathBuf,
     proc: Option<Proc>,
     max_connections: u32,
+    tls_only: bool,
 }
 
 impl MariaDb {
@@ -724,7 +725,27 @@ impl MariaDb {
             bin,
             proc: None,
             max_connections: 30,
+            tls_only: false,
         }
+    }
+
+    /// Makes the next [`MariaDb::run`] accept TLS with a fresh self-signed certificate
+    /// (`openssl` CLI) and refuse every connection without it (`require_secure_transport`).
+    pub fn require_tls(&mut self) {
+        let openssl = require_program("openssl", "openssl", &[]);
+        let d = self.dir.path();
+        run_checked(
+            "openssl req",
+            Command::new(openssl)
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=localhost", "-keyout"])
+                .arg(d.join("server.key"))
+                .arg("-out")
+                .arg(d.join("server.crt")),
+        );
+        self.tls_only = true;
     }
 
     /// Sets `max_connections` for the next [`MariaDb::run`] (default 30; MariaDB raises values
@@ -762,6 +783,11 @@ impl MariaDb {
                 "--innodb-flush-log-at-trx-commit=0",
             ])
             .arg(format!("--max-connections={}", self.max_connections));
+        if self.tls_only {
+            cmd.arg(format!("--ssl-cert={}", d.join("server.crt").display()))
+                .arg(format!("--ssl-key={}", d.join("server.key").display()))
+                .arg("--require-secure-transport=ON");
+        }
         if is_root() {
             cmd.arg("--user=root");
         }
