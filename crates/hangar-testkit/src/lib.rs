@@ -7,6 +7,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 pub mod airflow;
+pub mod certs;
 pub mod images;
 pub mod kdc;
 pub mod servers;

@@ -30,6 +30,11 @@
 //! and [`MariaDb::set_max_connections`] (fill the slots with real clients to get "too many
 //! connections"), [`Redis::seed_slow_dataset`] (`-LOADING` for a few seconds).
 //!
+//! TLS with a fresh test CA and a server certificate it signs for `localhost` and
+//! `127.0.0.1` ([`crate::certs`]): [`Postgres::enable_tls`], [`MariaDb::require_tls`],
+//! [`Redis::enable_tls`] (TLS only, `rediss://` URLs) and [`RabbitMq::enable_tls`] (AMQPS on a
+//! second port). Each server's `tls_ca()` is the CA file to give clients.
+//!
 //! Default credentials: user `airflow` (PostgreSQL, MariaDB, RabbitMQ), password
 //! [`DEFAULT_PASSWORD`] (contains `@`, `/` and `:`, so URLs must percent-encode it: the `url()`
 //! methods do), database `airflow`; Redis has `requirepass` [`DEFAULT_PASSWORD`] and the ACL
@@ -447,31 +452,24 @@ impl Postgres {
         self.max_connections = n.max(2);
     }
 
-    /// Makes the next [`Postgres::run`] accept TLS (`ssl = on`) with a fresh self-signed
-    /// certificate (`openssl` CLI). Plain connections keep working.
+    /// Makes the next [`Postgres::run`] accept TLS (`ssl = on`) with a fresh certificate from
+    /// a test CA ([`Postgres::tls_ca`]). Plain connections keep working.
     pub fn enable_tls(&mut self) {
-        let openssl = require_program("openssl", "openssl", &[]);
         let data = self.data_dir();
-        run_checked(
-            "openssl req",
-            Command::new(openssl)
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args(["-subj", "/CN=localhost", "-keyout"])
-                .arg(data.join("server.key"))
-                .arg("-out")
-                .arg(data.join("server.crt")),
-        );
+        let certs = crate::certs::make(&data);
         use std::os::unix::fs::PermissionsExt;
-        for f in ["server.key", "server.crt"] {
-            let path = data.join(f);
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        for path in [&certs.key, &certs.cert] {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
             if let Some(u) = &self.user {
-                chown(&path, Some(u.uid), Some(u.gid)).unwrap();
+                chown(path, Some(u.uid), Some(u.gid)).unwrap();
             }
         }
         self.tls = true;
+    }
+
+    /// The CA of the certificate [`Postgres::enable_tls`] made (clients' `sslrootcert`).
+    pub fn tls_ca(&self) -> PathBuf {
+        self.data_dir().join("ca.pem")
     }
 
     /// Makes TCP clients use TLS: `pg_hba.conf`'s `host` lines become `hostssl`, so the server
@@ -729,22 +727,10 @@ impl MariaDb {
         }
     }
 
-    /// Makes the next [`MariaDb::run`] accept TLS with a fresh self-signed certificate
-    /// (`openssl` CLI) and refuse every connection without it (`require_secure_transport`).
+    /// Makes the next [`MariaDb::run`] accept TLS with a fresh certificate from a test CA
+    /// and refuse every connection without it (`require_secure_transport`).
     pub fn require_tls(&mut self) {
-        let openssl = require_program("openssl", "openssl", &[]);
-        let d = self.dir.path();
-        run_checked(
-            "openssl req",
-            Command::new(openssl)
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args(["-subj", "/CN=localhost", "-keyout"])
-                .arg(d.join("server.key"))
-                .arg("-out")
-                .arg(d.join("server.crt")),
-        );
+        crate::certs::make(self.dir.path());
         self.tls_only = true;
     }
 
@@ -785,6 +771,7 @@ impl MariaDb {
             .arg(format!("--max-connections={}", self.max_connections));
         if self.tls_only {
             cmd.arg(format!("--ssl-cert={}", d.join("server.crt").display()))
+                .arg(format!("--ssl-ca={}", d.join("ca.pem").display()))
                 .arg(format!("--ssl-key={}", d.join("server.key").display()))
                 .arg("--require-secure-transport=ON");
         }
@@ -871,6 +858,7 @@ pub struct Redis {
     bin: PathBuf,
     proc: Option<Proc>,
     slow_loading: bool,
+    tls: bool,
 }
 
 impl Redis {
@@ -901,7 +889,17 @@ impl Redis {
             bin,
             proc: None,
             slow_loading: false,
+            tls: false,
         }
+    }
+
+    /// Makes the next [`Redis::run`] serve TLS only on [`Redis::port`] (plain connections are
+    /// not answered) with a fresh certificate from a test CA ([`Redis::tls_ca`]); clients
+    /// need no certificate of their own. Passwords and ACL users stay as they are; use
+    /// [`Redis::tls_url`] and [`Redis::acl_tls_url`].
+    pub fn enable_tls(&mut self) {
+        crate::certs::make(self.dir.path());
+        self.tls = true;
     }
 
     /// Gives a prepared (not running) server a dataset of `keys` keys (`DEBUG POPULATE`, saved
@@ -946,8 +944,20 @@ impl Redis {
     /// Starts the server and waits until it accepts connections.
     pub fn run(&mut self) {
         assert!(self.proc.is_none(), "Redis is already running");
+        let d = self.dir.path();
         let mut cmd = Command::new(&self.bin);
-        cmd.arg(self.dir.path().join("redis.conf"));
+        cmd.arg(d.join("redis.conf"));
+        if self.tls {
+            // Command-line options override the file's `port`.
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(d.join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(d.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(self.tls_ca())
+                .args(["--tls-auth-clients", "no"]);
+        }
         let log = self.log_path();
         let from = log_len(&log);
         let mut proc = Proc::spawn("Redis", cmd, &log, Signal::SIGTERM);
@@ -960,7 +970,7 @@ impl Redis {
         self.proc = Some(proc);
     }
 
-    /// TCP port on 127.0.0.1 and ::1.
+    /// TCP port on 127.0.0.1 and ::1 (TLS only after [`Redis::enable_tls`]).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -970,6 +980,12 @@ impl Redis {
         self.dir.path().join("redis.log")
     }
 
+    /// The test CA (PEM) of the certificate [`Redis::enable_tls`] made, usable as the
+    /// clients' CA bundle.
+    pub fn tls_ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
     /// Options the server was created with.
     pub fn options(&self) -> &RedisOptions {
         &self.opts
@@ -977,16 +993,35 @@ impl Redis {
 
     /// `redis://:PASSWORD@127.0.0.1:PORT/0` (or without credentials for an open server).
     pub fn url(&self) -> String {
-        match &self.opts.password {
-            Some(pw) => format!("redis://:{}@127.0.0.1:{}/0", encode(pw), self.port),
-            None => format!("redis://127.0.0.1:{}/0", self.port),
-        }
+        self.url_with_scheme("redis")
     }
 
     /// `redis://USER:PASSWORD@127.0.0.1:PORT/0` for an ACL user.
     pub fn acl_url(&self, user: &str, password: &str) -> String {
+        self.acl_url_with_scheme("redis", user, password)
+    }
+
+    /// Like [`Redis::url`] with scheme `rediss://`, for a server with [`Redis::enable_tls`].
+    pub fn tls_url(&self) -> String {
+        self.url_with_scheme("rediss")
+    }
+
+    /// Like [`Redis::acl_url`] with scheme `rediss://`, for a server with
+    /// [`Redis::enable_tls`].
+    pub fn acl_tls_url(&self, user: &str, password: &str) -> String {
+        self.acl_url_with_scheme("rediss", user, password)
+    }
+
+    fn url_with_scheme(&self, scheme: &str) -> String {
+        match &self.opts.password {
+            Some(pw) => format!("{scheme}://:{}@127.0.0.1:{}/0", encode(pw), self.port),
+            None => format!("{scheme}://127.0.0.1:{}/0", self.port),
+        }
+    }
+
+    fn acl_url_with_scheme(&self, scheme: &str, user: &str, password: &str) -> String {
         format!(
-            "redis://{}:{}@127.0.0.1:{}/0",
+            "{scheme}://{}:{}@127.0.0.1:{}/0",
             encode(user),
             encode(password),
             self.port
@@ -1051,6 +1086,7 @@ pub struct RabbitMq {
     bin: PathBuf,
     epmd: Option<Proc>,
     proc: Option<Proc>,
+    tls_port: Option<u16>,
 }
 
 impl RabbitMq {
@@ -1089,6 +1125,33 @@ impl RabbitMq {
             bin,
             epmd: None,
             proc: None,
+            tls_port: None,
+        }
+    }
+
+    /// Makes the next [`RabbitMq::run`] also listen with TLS (AMQPS) on 127.0.0.1 on a second
+    /// free port ([`RabbitMq::tls_port`]), with a fresh certificate
+    /// from a test CA ([`RabbitMq::tls_ca`]); clients need no certificate of their own
+    /// (`verify_none`). The plain AMQP port keeps working.
+    pub fn enable_tls(&mut self) {
+        let d = self.dir.path();
+        // The node runs as the current user, who owns the key openssl writes.
+        let certs = crate::certs::make(d);
+        if self.tls_port.is_none() {
+            let port = free_port();
+            let mut conf = fs::read_to_string(d.join("rabbitmq.conf")).unwrap();
+            let _ = write!(
+                conf,
+                "listeners.ssl.default = 127.0.0.1:{port}\n\
+                 ssl_options.certfile = {cert}\nssl_options.keyfile = {key}\n\
+                 ssl_options.cacertfile = {ca}\nssl_options.verify = verify_none\n\
+                 ssl_options.fail_if_no_peer_cert = false\n",
+                cert = certs.cert.display(),
+                key = certs.key.display(),
+                ca = certs.ca.display(),
+            );
+            fs::write(d.join("rabbitmq.conf"), conf).unwrap();
+            self.tls_port = Some(port);
         }
     }
 
@@ -1158,6 +1221,18 @@ impl RabbitMq {
         self.port
     }
 
+    /// AMQPS (TLS) port on 127.0.0.1. Panics unless [`RabbitMq::enable_tls`] was called.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port
+            .expect("RabbitMq::tls_port needs RabbitMq::enable_tls first")
+    }
+
+    /// The test CA (PEM) of the certificate [`RabbitMq::enable_tls`] made, usable as the
+    /// clients' CA bundle.
+    pub fn tls_ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
     /// The node's log.
     pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("rabbitmq.log")
@@ -1175,6 +1250,17 @@ impl RabbitMq {
             encode(&self.opts.user),
             encode(&self.opts.password),
             self.port
+        )
+    }
+
+    /// `amqps://USER:PASSWORD@127.0.0.1:TLSPORT//` (vhost `/`). Panics unless
+    /// [`RabbitMq::enable_tls`] was called.
+    pub fn tls_url(&self) -> String {
+        format!(
+            "amqps://{}:{}@127.0.0.1:{}//",
+            encode(&self.opts.user),
+            encode(&self.opts.password),
+            self.tls_port()
         )
     }
 }
