@@ -20,4 +20,5 @@
 pub mod dburl;
 pub mod probe;
 pub mod target;
+pub mod tls;
 pub mod wait;

@@ -6,12 +6,13 @@
 //! | MySQL/MariaDB | OK after `HandshakeResponse41` (with a user), the greeting (without) | ERR 1040 too many connections, 1053 shutdown, … | ERR 1045 access denied, 1044, 1049 unknown database, 1129/1130 host blocked/not allowed |
 //! | Redis | `+PONG` (after `AUTH` when credentials are given) | `-LOADING`, `-BUSY`, `-MASTERDOWN`, … | `-WRONGPASS`, `-NOAUTH`, `-NOPERM`, not RESP |
 //! | AMQP 0-9-1 | `Connection.Start` | | another protocol header or frame |
-//! | TCP, rediss, amqps | TCP connect | | |
+//! | TCP | TCP connect | | |
 //! | SQLite | the file's directory exists and is writable | missing or read-only directory | |
 //!
-//! TLS: the probes have no TLS stack. `rediss`/`amqps` are checked with a TCP connect only;
-//! PostgreSQL with `sslmode=require` (or `verify-*`) is ready when the server accepts the
-//! `SSLRequest`, without authenticating.
+//! TLS (rustls, see [`crate::tls`]): `rediss`, `amqps`, PostgreSQL's `sslmode=require`/
+//! `verify-*` (and `prefer` against a server that refuses plain connections) and MySQL/MariaDB
+//! servers that offer it (over TCP) run the same exchange over TLS. A refused certificate is a
+//! rejection.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -21,6 +22,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::target::{Endpoint, PgTls, Secret, Target, host_port};
+use crate::tls::{self, HandshakeError, TlsOptions, TlsStream};
 
 /// Why one attempt failed. The message never contains a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,27 +59,37 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
             password,
             database,
             tls,
+            tls_options,
         } => {
-            let attempt = |tls| {
+            let attempt = |tls: PgTls| {
                 let mut conn = Conn::open(endpoint, deadline, &what)?;
+                if tls == PgTls::Required
+                    && let Endpoint::Tcp { host, .. } = endpoint
+                {
+                    pg_ssl_request(&mut conn).map_err(|e| e.with_context(&what))?;
+                    conn = conn
+                        .into_tls(host, tls_options)
+                        .map_err(|e| e.with_context(&what))?;
+                }
                 postgres(
                     &mut conn,
                     user.as_deref(),
                     password.as_ref(),
                     database.as_deref(),
-                    tls,
                 )
                 .map_err(|e| e.with_context(&what))
             };
             match attempt(*tls) {
                 // pg_hba.conf refused the plain connection (e.g. `hostssl` lines only): libpq's
-                // default sslmode would have asked for TLS first, so check what it would use.
+                // default sslmode would have asked for TLS first, so do what it would.
                 Err(ProbeError::Rejected(m))
                     if *tls == PgTls::Prefer && m.contains(PG_HBA_REJECTED) =>
                 {
                     match attempt(PgTls::Required) {
                         // No TLS either: the plain connection's rejection is the answer.
-                        Err(ProbeError::Rejected(_)) => Err(ProbeError::Rejected(m)),
+                        Err(ProbeError::Rejected(r)) if r.contains(PG_NO_TLS) => {
+                            Err(ProbeError::Rejected(m))
+                        }
                         res => res,
                     }
                 }
@@ -90,9 +102,14 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
             password,
             database,
         } => {
-            let mut conn = Conn::open(endpoint, deadline, &what)?;
+            let conn = Conn::open(endpoint, deadline, &what)?;
+            let host = match endpoint {
+                Endpoint::Tcp { host, .. } => Some(host.as_str()),
+                Endpoint::Unix { .. } => None,
+            };
             mysql(
-                &mut conn,
+                conn,
+                host,
                 user.as_deref(),
                 password.as_ref(),
                 database.as_deref(),
@@ -111,8 +128,10 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
                 port: *port,
             };
             let mut conn = Conn::open(&ep, deadline, &what)?;
-            if *tls {
-                return Ok(());
+            if let Some(opts) = tls {
+                conn = conn
+                    .into_tls(host, opts)
+                    .map_err(|e| e.with_context(&what))?;
             }
             redis(&mut conn, username.as_deref(), password.as_ref())
                 .map_err(|e| e.with_context(&what))
@@ -130,8 +149,10 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
                 port: *port,
             };
             let mut conn = Conn::open(&ep, deadline, &what)?;
-            if *tls {
-                return Ok(());
+            if let Some(opts) = tls {
+                conn = conn
+                    .into_tls(host, opts)
+                    .map_err(|e| e.with_context(&what))?;
             }
             let login = username.as_deref().map(|u| {
                 (
@@ -167,9 +188,10 @@ impl ProbeError {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-/// A TCP or unix socket connection with a deadline applied to every read and write.
+/// A TCP, TLS or unix socket connection with a deadline applied to every read and write.
 enum Stream {
     Tcp(TcpStream),
+    Tls(Box<TlsStream>),
     Unix(UnixStream),
 }
 
@@ -278,6 +300,10 @@ impl Conn {
                 s.set_read_timeout(Some(left))?;
                 s.set_write_timeout(Some(left))
             }
+            Stream::Tls(s) => {
+                s.sock.set_read_timeout(Some(left))?;
+                s.sock.set_write_timeout(Some(left))
+            }
             Stream::Unix(s) => {
                 s.set_read_timeout(Some(left))?;
                 s.set_write_timeout(Some(left))
@@ -289,6 +315,7 @@ impl Conn {
         self.arm().map_err(io_err)?;
         match &mut self.stream {
             Stream::Tcp(s) => s.write_all(data),
+            Stream::Tls(s) => s.write_all(data).and_then(|()| s.flush()),
             Stream::Unix(s) => s.write_all(data),
         }
         .map_err(io_err)
@@ -298,9 +325,36 @@ impl Conn {
         self.arm().map_err(io_err)?;
         match &mut self.stream {
             Stream::Tcp(s) => s.read_exact(buf),
+            Stream::Tls(s) => s.read_exact(buf),
             Stream::Unix(s) => s.read_exact(buf),
         }
         .map_err(io_err)
+    }
+
+    /// Turns a TCP connection into a TLS session with `host` (the handshake counts against
+    /// the deadline). A refused certificate or negotiation is a rejection: waiting will not
+    /// change it. A unix socket stays as it is (libpq does not use TLS there either).
+    fn into_tls(self, host: &str, opts: &TlsOptions) -> Result<Conn, ProbeError> {
+        self.arm().map_err(io_err)?;
+        let Conn { stream, deadline } = self;
+        let Stream::Tcp(sock) = stream else {
+            return Ok(Conn { stream, deadline });
+        };
+        match tls::connect(sock, host, opts) {
+            Ok(s) => Ok(Conn {
+                stream: Stream::Tls(Box::new(s)),
+                deadline,
+            }),
+            Err(HandshakeError::Io(e)) => Err(io_err(e)),
+            Err(HandshakeError::Setup(m)) => Err(ProbeError::Rejected(format!(
+                "cannot set up TLS: {m}; fix the CA file (URL parameter or SSL_CERT_FILE)"
+            ))),
+            Err(HandshakeError::Tls(e)) => Err(ProbeError::Rejected(format!(
+                "TLS handshake failed: {e}; give the server's CA in the URL (sslrootcert, \
+                 ssl_ca_certs) or SSL_CERT_FILE, or relax the check (sslmode=require, \
+                 ssl_cert_reqs=none)"
+            ))),
+        }
     }
 
     /// Reads one RESP line up to `\r\n` (at most 64 KiB); a first byte that is not a RESP
@@ -394,30 +448,32 @@ fn pg_error_fields(body: &[u8]) -> (String, String) {
     (code, msg)
 }
 
+/// What [`pg_ssl_request`] says when the server declines TLS.
+const PG_NO_TLS: &str = "the server does not accept TLS connections";
+
+/// Sends `SSLRequest`; `Ok` when the server agrees to a TLS handshake.
+fn pg_ssl_request(conn: &mut Conn) -> Result<(), ProbeError> {
+    conn.send(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
+    let mut b = [0u8; 1];
+    conn.recv_exact(&mut b)?;
+    match b[0] {
+        b'S' => Ok(()),
+        b'N' => Err(ProbeError::Rejected(format!(
+            "{PG_NO_TLS} but the URL says sslmode=require (or verify-*): enable ssl on the \
+             server or change sslmode"
+        ))),
+        _ => Err(ProbeError::Rejected(
+            "the server does not speak the PostgreSQL protocol".into(),
+        )),
+    }
+}
+
 fn postgres(
     conn: &mut Conn,
     user: Option<&str>,
     password: Option<&Secret>,
     database: Option<&str>,
-    tls: PgTls,
 ) -> Result<(), ProbeError> {
-    if tls == PgTls::Required {
-        // SSLRequest.
-        conn.send(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
-        let mut b = [0u8; 1];
-        conn.recv_exact(&mut b)?;
-        return match b[0] {
-            b'S' => Ok(()),
-            b'N' => Err(ProbeError::Rejected(
-                "the server does not accept TLS connections but the URL says sslmode=require: \
-                 enable ssl on the server or change sslmode"
-                    .into(),
-            )),
-            _ => Err(ProbeError::Rejected(
-                "the server does not speak the PostgreSQL protocol".into(),
-            )),
-        };
-    }
     let explicit_user = user.is_some();
     let fallback_user;
     let user = match user {
@@ -720,10 +776,9 @@ fn my_write(conn: &mut Conn, seq: u8, body: &[u8]) -> Result<(), ProbeError> {
 const MY_SECURE_TRANSPORT_REQUIRED: u16 = 3159;
 
 /// The outcome of an ERR packet in answer to the login. MySQL refuses a plain login with 3159
-/// when it requires TLS (`require_secure_transport`, the default of some managed services):
-/// the server is up, and the drivers Airflow uses (mysqlclient, PyMySQL) connect with TLS when
-/// it is offered, so that counts as ready. (MariaDB answers the same case with 1045, which
-/// cannot be told apart from a wrong password.)
+/// when it requires TLS (`require_secure_transport`) and the probe could not use TLS (a unix
+/// socket, or a server that does not offer it there): the server is up, so that counts as
+/// ready.
 fn my_login_refused(body: &[u8]) -> Result<(), ProbeError> {
     if my_error_code(body) == MY_SECURE_TRANSPORT_REQUIRED {
         return Ok(());
@@ -788,14 +843,17 @@ fn cstr(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// Logs in over TLS when the server offers it and `host` (TCP) is known, as mysqlclient's
+/// default `ssl_mode=PREFERRED` does (without a certificate check, like it).
 fn mysql(
-    conn: &mut Conn,
+    mut conn: Conn,
+    host: Option<&str>,
     user: Option<&str>,
     password: Option<&Secret>,
     database: Option<&str>,
 ) -> Result<(), ProbeError> {
     let not_mysql = || ProbeError::Rejected("the server does not speak the MySQL protocol".into());
-    let (seq, hello) = my_read(conn)?;
+    let (seq, hello) = my_read(&mut conn)?;
     match hello.first() {
         Some(0xff) => return Err(my_error(&hello)),
         Some(10) => {}
@@ -831,6 +889,7 @@ fn mysql(
     const CLIENT_CONNECT_WITH_DB: u32 = 8;
     const CLIENT_PROTOCOL_41: u32 = 0x200;
     const CLIENT_TRANSACTIONS: u32 = 0x2000;
+    const CLIENT_SSL: u32 = 0x800;
     const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
     const CLIENT_PLUGIN_AUTH: u32 = 0x80000;
     if caps & CLIENT_PROTOCOL_41 == 0 {
@@ -852,11 +911,21 @@ fn mysql(
     if database.is_some() {
         flags |= CLIENT_CONNECT_WITH_DB;
     }
+    let mut seq = seq.wrapping_add(1);
     let mut resp = Vec::new();
     resp.extend_from_slice(&flags.to_le_bytes());
     resp.extend_from_slice(&(16u32 << 20).to_le_bytes());
     resp.push(45); // utf8mb4_general_ci
     resp.extend_from_slice(&[0u8; 23]);
+    let over_tls = host.is_some() && caps & CLIENT_SSL != 0;
+    if let Some(host) = host.filter(|_| over_tls) {
+        // SSLRequest: the fixed part of the response with CLIENT_SSL, then the handshake;
+        // the full response follows over TLS with the next sequence number.
+        resp[..4].copy_from_slice(&(flags | CLIENT_SSL).to_le_bytes());
+        my_write(&mut conn, seq, &resp)?;
+        conn = conn.into_tls(host, &TlsOptions::unverified())?;
+        seq = seq.wrapping_add(1);
+    }
     resp.extend_from_slice(user.as_bytes());
     resp.push(0);
     resp.push(auth.len() as u8);
@@ -869,15 +938,14 @@ fn mysql(
         resp.extend_from_slice(plugin_name.as_bytes());
         resp.push(0);
     }
-    let mut seq = seq.wrapping_add(1);
-    my_write(conn, seq, &resp)?;
+    my_write(&mut conn, seq, &resp)?;
     loop {
-        let (s, reply) = my_read(conn)?;
+        let (s, reply) = my_read(&mut conn)?;
         seq = s.wrapping_add(1);
         match reply.first() {
             Some(0x00) => {
                 // COM_QUIT, so the server logs a normal disconnect.
-                let _ = my_write(conn, 0, &[0x01]);
+                let _ = my_write(&mut conn, 0, &[0x01]);
                 return Ok(());
             }
             Some(0xff) => return my_login_refused(&reply),
@@ -894,13 +962,19 @@ fn mysql(
                         return Ok(());
                     }
                 };
-                my_write(conn, seq, &auth)?;
+                my_write(&mut conn, seq, &auth)?;
             }
             Some(0x01) => match reply.get(1) {
                 // caching_sha2_password: fast authentication succeeded, OK follows.
                 Some(3) => {}
-                // Full authentication needs TLS or RSA: the server is up, the password is not
-                // checked.
+                // Full authentication: over TLS the password goes as it is, and the server's
+                // answer follows; without TLS it needs RSA: the server is up, the password
+                // is not checked.
+                Some(4) if over_tls => {
+                    let mut m = pw.as_bytes().to_vec();
+                    m.push(0);
+                    my_write(&mut conn, seq, &m)?;
+                }
                 Some(4) => return Ok(()),
                 _ => return Ok(()),
             },

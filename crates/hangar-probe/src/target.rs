@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::dburl::{DbUrl, UrlError, parse_qsl, redact, unquote};
+use crate::tls::{TlsOptions, TlsVerify};
 
 /// A secret string (password). `Debug` prints `***`; read it with [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -72,8 +73,9 @@ pub enum PgTls {
     /// refuses it with SQLSTATE 28000 (pg_hba.conf has `hostssl` lines only), what
     /// [`PgTls::Required`] does, since libpq would connect with TLS.
     Prefer,
-    /// `require`, `verify-ca`, `verify-full`: the probe sends `SSLRequest`; a server accepting
-    /// TLS counts as ready (the probe has no TLS stack, so it cannot authenticate over it).
+    /// `require`, `verify-ca`, `verify-full`: `SSLRequest`, the TLS handshake, then the
+    /// startup exchange and authentication over TLS (TCP only: libpq does not use TLS on unix
+    /// sockets).
     Required,
 }
 
@@ -93,6 +95,8 @@ pub enum Target {
         database: Option<String>,
         /// `sslmode` handling.
         tls: PgTls,
+        /// The certificate check when TLS is used (`sslmode`, `sslrootcert`).
+        tls_options: TlsOptions,
     },
     /// MySQL or MariaDB: server greeting, and authentication with `mysql_native_password`
     /// (or `caching_sha2_password`'s fast path) when a user is known.
@@ -106,14 +110,14 @@ pub enum Target {
         /// Database to connect to.
         database: Option<String>,
     },
-    /// Redis: optional `AUTH`, then `PING` → `PONG`. With `tls` (rediss) only a TCP connect.
+    /// Redis: optional `AUTH`, then `PING` → `PONG`, over TLS for `rediss`.
     Redis {
         /// Host name or IP literal.
         host: String,
         /// Port.
         port: u16,
-        /// `rediss://`: the probe only checks the TCP connection.
-        tls: bool,
+        /// `rediss://`: TLS, checked per `ssl_cert_reqs`, `ssl_ca_certs`, `ssl_check_hostname`.
+        tls: Option<TlsOptions>,
         /// ACL user name (Redis 6+).
         username: Option<String>,
         /// Password (`requirepass` or the ACL user's).
@@ -121,14 +125,14 @@ pub enum Target {
     },
     /// AMQP 0-9-1 broker (RabbitMQ): protocol header → `Connection.Start`; with credentials
     /// the probe logs in (PLAIN), opens the virtual host and closes the connection politely.
-    /// With `tls` (amqps) only a TCP connect.
+    /// Over TLS for `amqps`.
     Amqp {
         /// Host name or IP literal.
         host: String,
         /// Port.
         port: u16,
-        /// `amqps://`: the probe only checks the TCP connection.
-        tls: bool,
+        /// `amqps://`: TLS, checked per `ssl_cert_reqs`, `ssl_ca_certs`, `ssl_check_hostname`.
+        tls: Option<TlsOptions>,
         /// User name from the URL; without one the probe stops at `Connection.Start`.
         username: Option<String>,
         /// Password from the URL.
@@ -311,10 +315,21 @@ impl Target {
             let database = non_empty(url.database.as_deref())
                 .or_else(|| non_empty(url.query_value("dbname")))
                 .map(str::to_owned);
-            let tls = match url.query_value("sslmode") {
+            let sslmode = url.query_value("sslmode");
+            let tls = match sslmode {
                 Some("require" | "verify-ca" | "verify-full") => PgTls::Required,
                 Some("disable") => PgTls::Plain,
                 _ => PgTls::Prefer,
+            };
+            let tls_options = TlsOptions {
+                verify: match sslmode {
+                    Some("verify-ca") => TlsVerify::Chain,
+                    Some("verify-full") => TlsVerify::Full,
+                    _ => TlsVerify::None,
+                },
+                ca_file: non_empty(url.query_value("sslrootcert"))
+                    .filter(|f| *f != "system")
+                    .map(PathBuf::from),
             };
             return Ok(Target::Postgres {
                 endpoint,
@@ -322,6 +337,7 @@ impl Target {
                 password,
                 database,
                 tls,
+                tls_options,
             });
         }
         if backend.starts_with("mysql") || backend.starts_with("mariadb") {
@@ -424,18 +440,19 @@ impl Target {
             .map(unquote)
             .filter(|s| !s.is_empty())
             .map(Secret);
+        let tls = matches!(backend.as_str(), "rediss" | "amqps").then(|| parts.tls_options());
         Ok(Some(match backend.as_str() {
             "redis" | "rediss" => Target::Redis {
                 host,
                 port,
-                tls: backend == "rediss",
+                tls,
                 username,
                 password,
             },
             "amqp" | "amqps" | "pyamqp" | "librabbitmq" => Target::Amqp {
                 host,
                 port,
-                tls: backend == "amqps",
+                tls,
                 username,
                 password,
                 vhost: parts.vhost(),
@@ -490,7 +507,7 @@ impl Target {
                     s.push_str(&format!(", database {d}"));
                 }
                 if *tls == PgTls::Required {
-                    s.push_str(" (TLS required: the probe checks that the server accepts TLS)");
+                    s.push_str(" over TLS");
                 }
                 s
             }
@@ -520,8 +537,8 @@ impl Target {
                 if let Some(u) = username {
                     s.push_str(&format!(" as user {u}"));
                 }
-                if *tls {
-                    s.push_str(" (TLS: TCP connect check only)");
+                if tls.is_some() {
+                    s.push_str(" over TLS");
                 }
                 s
             }
@@ -537,8 +554,8 @@ impl Target {
                 if let Some(u) = username {
                     s.push_str(&format!(" as user {u}, virtual host {vhost}"));
                 }
-                if *tls {
-                    s.push_str(" (TLS: TCP connect check only)");
+                if tls.is_some() {
+                    s.push_str(" over TLS");
                 }
                 s
             }
@@ -567,11 +584,41 @@ struct SplitUrl {
     port: Option<u16>,
     /// The path (from the first `/` after the netloc to `?` or `#`), still encoded.
     path: String,
-    #[allow(dead_code)]
     query: Vec<(String, String)>,
 }
 
 impl SplitUrl {
+    fn query_value(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The certificate check of a `rediss`/`amqps` URL, with the parameters Celery reads:
+    /// `ssl_cert_reqs` (`none`/`CERT_NONE`, `optional`: no check; `required`, the default:
+    /// the chain), `ssl_check_hostname=true` (also the host name), `ssl_ca_certs` (roots).
+    fn tls_options(&self) -> TlsOptions {
+        let reqs = self
+            .query_value("ssl_cert_reqs")
+            .unwrap_or("required")
+            .to_ascii_lowercase();
+        let verify = match reqs.trim_start_matches("cert_") {
+            "none" | "optional" => TlsVerify::None,
+            _ if self
+                .query_value("ssl_check_hostname")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")) =>
+            {
+                TlsVerify::Full
+            }
+            _ => TlsVerify::Chain,
+        };
+        TlsOptions {
+            verify,
+            ca_file: non_empty(self.query_value("ssl_ca_certs")).map(PathBuf::from),
+        }
+    }
+
     /// kombu's virtual host: the path without its first `/`, decoded, `/` when empty.
     fn vhost(&self) -> String {
         let p = self.path.strip_prefix('/').unwrap_or(&self.path);
@@ -691,6 +738,67 @@ mod tests {
     }
 
     #[test]
+    fn tls_options_from_urls() {
+        let redis_tls = |url: &str| match Target::from_url(url).unwrap() {
+            Target::Redis { tls, .. } | Target::Amqp { tls, .. } => tls,
+            other => panic!("{other:?}"),
+        };
+        let opts = |verify, ca: Option<&str>| {
+            Some(TlsOptions {
+                verify,
+                ca_file: ca.map(PathBuf::from),
+            })
+        };
+        assert_eq!(redis_tls("redis://h:6379/0"), None);
+        assert_eq!(redis_tls("rediss://h:6380/0"), opts(TlsVerify::Chain, None));
+        assert_eq!(
+            redis_tls("rediss://h/0?ssl_cert_reqs=CERT_NONE"),
+            opts(TlsVerify::None, None)
+        );
+        assert_eq!(
+            redis_tls("rediss://h/0?ssl_cert_reqs=optional"),
+            opts(TlsVerify::None, None)
+        );
+        assert_eq!(
+            redis_tls(
+                "rediss://h/0?ssl_cert_reqs=required&ssl_ca_certs=/ca.pem&ssl_check_hostname=true"
+            ),
+            opts(TlsVerify::Full, Some("/ca.pem"))
+        );
+        assert_eq!(
+            redis_tls("amqps://u:p@h//?ssl_ca_certs=/ca.pem"),
+            opts(TlsVerify::Chain, Some("/ca.pem"))
+        );
+        let pg = |url: &str| match db(url) {
+            Target::Postgres {
+                tls, tls_options, ..
+            } => (tls, tls_options),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            pg("postgresql://u@h/d?sslmode=verify-full&sslrootcert=/root.crt"),
+            (
+                PgTls::Required,
+                TlsOptions {
+                    verify: TlsVerify::Full,
+                    ca_file: Some("/root.crt".into())
+                }
+            )
+        );
+        assert_eq!(
+            pg("postgresql://u@h/d?sslmode=verify-ca&sslrootcert=system").1,
+            TlsOptions {
+                verify: TlsVerify::Chain,
+                ca_file: None
+            }
+        );
+        assert_eq!(
+            pg("postgresql://u@h/d?sslmode=require").1,
+            TlsOptions::unverified()
+        );
+    }
+
+    #[test]
     fn postgres_defaults_and_socket() {
         assert_eq!(
             db("postgresql+psycopg2://u:p%40ss@h/airflow"),
@@ -703,6 +811,7 @@ mod tests {
                 password: Some(Secret::new("p@ss")),
                 database: Some("airflow".into()),
                 tls: PgTls::Prefer,
+                tls_options: TlsOptions::unverified(),
             }
         );
         match db("postgresql://u:p@/db?host=/var/run/postgresql&port=5433") {
@@ -770,7 +879,7 @@ mod tests {
             Some(Target::Redis {
                 host: "redis".into(),
                 port: 6380,
-                tls: false,
+                tls: None,
                 username: None,
                 password: Some(Secret::new("p@ss"))
             })
@@ -780,7 +889,7 @@ mod tests {
             Some(Target::Amqp {
                 host: "rabbitmq".into(),
                 port: 5672,
-                tls: false,
+                tls: None,
                 username: Some("guest".into()),
                 password: Some(Secret::new("guest")),
                 vhost: "/".into(),
@@ -812,7 +921,7 @@ mod tests {
             Some(Target::Redis {
                 host: "other".into(),
                 port: 7000,
-                tls: false,
+                tls: None,
                 username: None,
                 password: None
             })
@@ -827,7 +936,10 @@ mod tests {
             Some(Target::Redis {
                 host: "::1".into(),
                 port: 6379,
-                tls: true,
+                tls: Some(TlsOptions {
+                    verify: TlsVerify::Chain,
+                    ca_file: None
+                }),
                 username: Some("u".into()),
                 password: Some(Secret::new("pw"))
             })

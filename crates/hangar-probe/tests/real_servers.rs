@@ -107,13 +107,31 @@ fn postgres_scram_user_ready_over_tcp_ipv6_and_socket() {
 }
 
 #[test]
-fn postgres_with_tls_accepts_sslmode_require() {
+fn postgres_over_tls_logs_in_and_checks_the_certificate() {
     let mut pg = Postgres::prepare(PgOptions::default());
     pg.enable_tls();
     pg.run();
-    // The probe has no TLS stack: a server that accepts the SSLRequest counts as ready.
-    probe_url(&format!("{}?sslmode=require", pg.url())).expect("TLS accepted");
-    probe_url(&format!("{}?sslmode=verify-full", pg.url())).expect("TLS accepted");
+    let ca = pg.tls_ca().display().to_string();
+    // sslmode=require: TLS without a certificate check, then SCRAM over it (as libpq).
+    probe_url(&format!("{}?sslmode=require", pg.url())).expect("SCRAM over TLS");
+    assert_rejected(
+        &format!("{}?sslmode=require", pg.url_with("127.0.0.1", WRONG)),
+        "28P01",
+        &[WRONG],
+    );
+    // verify-ca checks the chain, verify-full also the address in the certificate.
+    probe_url(&format!("{}?sslmode=verify-ca&sslrootcert={ca}", pg.url())).expect("verify-ca");
+    probe_url(&format!(
+        "{}?sslmode=verify-full&sslrootcert={ca}",
+        pg.url()
+    ))
+    .expect("verify-full");
+    // Without the test CA (the system's roots) the certificate is refused, at once.
+    assert_rejected(
+        &format!("{}?sslmode=verify-full", pg.url()),
+        "TLS handshake failed",
+        &[],
+    );
     // Without sslmode the probe authenticates in plain text as before.
     probe_url(&pg.url()).expect("plain SCRAM login");
     probe_url(&format!("{}?sslmode=prefer", pg.url())).expect("prefer: plain login");
@@ -130,10 +148,11 @@ fn postgres_refusing_plain_tcp_is_ready_under_libpq_default_sslmode() {
     pg.enable_tls();
     pg.require_tls_over_tcp();
     pg.run();
-    // libpq's default (prefer) and allow would connect with TLS: the server is ready.
-    probe_url(&pg.url()).expect("no sslmode: TLS accepted");
-    probe_url(&format!("{}?sslmode=prefer", pg.url())).expect("prefer: TLS accepted");
-    probe_url(&format!("{}?sslmode=require", pg.url())).expect("require: TLS accepted");
+    // libpq's default (prefer) and allow would connect with TLS: so does the probe, and logs in.
+    probe_url(&pg.url()).expect("no sslmode: TLS login");
+    probe_url(&format!("{}?sslmode=prefer", pg.url())).expect("prefer: TLS login");
+    probe_url(&format!("{}?sslmode=require", pg.url())).expect("require: TLS login");
+    assert_rejected(&pg.url_with("127.0.0.1", WRONG), "28P01", &[WRONG]);
     // sslmode=disable cannot connect to it, and says why.
     assert_rejected(&format!("{}?sslmode=disable", pg.url()), "28000", &[]);
 }
@@ -294,14 +313,25 @@ fn mariadb_ready_rejected_and_socket() {
 }
 
 #[test]
-fn mariadb_requiring_tls_refuses_the_plain_login_like_a_wrong_password() {
-    // A known limit, kept visible: MariaDB refuses a plain login to a TLS-only server
-    // (require_secure_transport) with 1045, the same as a wrong password, and the probe has no
-    // TLS. (MySQL says 3159, which counts as ready: see probe.rs.)
+fn mariadb_requiring_tls_logs_in_over_tls() {
+    // A server that takes TLS connections only (require_secure_transport, the default of some
+    // managed services): the probe uses TLS when offered, as mysqlclient does, and logs in.
     let mut db = MariaDb::prepare(MariaDbOptions::default());
     db.require_tls();
     db.run();
-    assert_rejected(&db.url(), "1045", &[DEFAULT_PASSWORD]);
+    probe_url(&db.url()).expect("login over TLS");
+    assert_rejected(
+        &db.url_with("mysql+mysqldb", WRONG),
+        "1045",
+        &[WRONG, DEFAULT_PASSWORD],
+    );
+    // The unix socket needs no TLS.
+    probe_url(&format!(
+        "mysql://airflow:{}@localhost/airflow?unix_socket={}",
+        encode(DEFAULT_PASSWORD),
+        db.socket_path().display()
+    ))
+    .expect("unix socket");
 }
 
 #[test]
@@ -408,6 +438,34 @@ fn redis_password_and_acl_user() {
 }
 
 #[test]
+fn rediss_logs_in_over_tls_and_checks_the_certificate() {
+    let mut r = Redis::prepare(RedisOptions::default());
+    r.enable_tls();
+    r.run();
+    let ca = r.tls_ca().display().to_string();
+    // redis-py's default for rediss (ssl_cert_reqs=required) checks the chain; with
+    // ssl_check_hostname the address too.
+    probe_url(&format!("{}?ssl_ca_certs={ca}", r.tls_url())).expect("rediss, test CA");
+    probe_url(&format!(
+        "{}?ssl_cert_reqs=CERT_REQUIRED&ssl_check_hostname=true&ssl_ca_certs={ca}",
+        r.acl_tls_url("celery", "celery-pw")
+    ))
+    .expect("rediss ACL user, host name checked");
+    probe_url(&format!("{}?ssl_cert_reqs=none", r.tls_url())).expect("rediss, no check");
+    assert_rejected(
+        &format!(
+            "rediss://:{}@127.0.0.1:{}/0?ssl_cert_reqs=none",
+            encode(WRONG),
+            r.port()
+        ),
+        "WRONGPASS",
+        &[WRONG, DEFAULT_PASSWORD],
+    );
+    // The system's roots do not know the test CA: refused at once, password never sent.
+    assert_rejected(&r.tls_url(), "TLS handshake failed", &[DEFAULT_PASSWORD]);
+}
+
+#[test]
 fn redis_open_server_and_started_late() {
     let r = Redis::prepare(RedisOptions {
         password: None,
@@ -499,6 +557,29 @@ fn rabbitmq_started_late_login_and_rejections() {
     // A Redis probe against RabbitMQ is rejected as another protocol.
     let redis = format!("redis://127.0.0.1:{port}/0");
     assert_rejected(&redis, "protocol mismatch", &[]);
+}
+
+#[test]
+fn amqps_logs_in_over_tls_and_checks_the_certificate() {
+    let mut rmq = RabbitMq::prepare(RabbitMqOptions::default());
+    rmq.enable_tls();
+    rmq.run();
+    let ca = rmq.tls_ca().display().to_string();
+    let url = rmq.tls_url();
+    // The default check (the chain) against the test CA, or none at all.
+    probe_url(&format!("{url}?ssl_ca_certs={ca}")).expect("amqps login, test CA");
+    probe_url(&format!("{url}?ssl_cert_reqs=none")).expect("amqps login, no check");
+    assert_rejected(
+        &format!(
+            "amqps://airflow:{}@127.0.0.1:{}//?ssl_cert_reqs=none",
+            encode(WRONG),
+            rmq.tls_port()
+        ),
+        "ACCESS_REFUSED",
+        &[WRONG, DEFAULT_PASSWORD],
+    );
+    // The system's roots do not know the test CA: refused at once, password never sent.
+    assert_rejected(&url, "TLS handshake failed", &[DEFAULT_PASSWORD]);
 }
 
 #[test]

@@ -84,6 +84,50 @@ fn urls_of_every_kind_when_ready() {
 }
 
 #[test]
+fn tls_urls_of_every_kind_when_ready() {
+    let mut pg = Postgres::prepare(PgOptions::default());
+    pg.enable_tls();
+    pg.run();
+    let mut redis = Redis::prepare(RedisOptions::default());
+    redis.enable_tls();
+    redis.run();
+    let mut rabbit = RabbitMq::prepare(RabbitMqOptions::default());
+    rabbit.enable_tls();
+    rabbit.run();
+    let pg_url = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        pg.url(),
+        pg.tls_ca().display()
+    );
+    let redis_url = format!(
+        "{}?ssl_check_hostname=true&ssl_ca_certs={}",
+        redis.tls_url(),
+        redis.tls_ca().display()
+    );
+    let budget = [
+        ("CONNECTION_CHECK_MAX_COUNT", "3"),
+        ("CONNECTION_CHECK_SLEEP_TIME", "1"),
+    ];
+    // The AMQPS broker's CA through SSL_CERT_FILE, as a deployment mounting its CA would.
+    let mut vars = budget.to_vec();
+    let rabbit_ca = rabbit.tls_ca().display().to_string();
+    vars.push(("SSL_CERT_FILE", &rabbit_ca));
+    let o = wait(&[&rabbit.tls_url()], &vars);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let o = wait(&[&pg_url, &redis_url], &budget);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(o.stdout.is_empty(), "nothing on stdout");
+    // A certificate the system's roots do not know ends the wait at once (77).
+    let o = wait(&[&redis.tls_url()], &budget);
+    assert_eq!(o.status.code(), Some(77), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("TLS handshake failed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn db_from_airflow_config_started_late() {
     let pg = Postgres::prepare(PgOptions::default());
     let url = pg.url();
