@@ -242,8 +242,7 @@ fn redacted_and_debug_never_show_the_password() {
     assert!(!format!("{t:?} {}", t.describe()).contains("hunter2"));
     assert_eq!(
         t.describe(),
-        "PostgreSQL at [::1]:5432 as user air flow, database air \
-         (TLS required: the probe checks that the server accepts TLS)"
+        "PostgreSQL at [::1]:5432 as user air flow, database air over TLS"
     );
     // The redacted form parses back to the same URL apart from the password.
     let back = DbUrl::parse(&u.redacted()).unwrap();
