@@ -5,7 +5,7 @@
 use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -72,11 +72,44 @@ pub(crate) fn connect(
     host: &str,
     opts: &TlsOptions,
 ) -> Result<TlsStream, HandshakeError> {
+    let config = cached_config(opts)?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+        HandshakeError::Setup(format!("{host} is not a valid TLS server name: {e}"))
+    })?;
+    let conn = ClientConnection::new(config, name).map_err(HandshakeError::Tls)?;
+    let mut tls = StreamOwned::new(conn, sock);
+    while tls.conn.is_handshaking() {
+        if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+            return Err(
+                match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    Some(t) => HandshakeError::Tls(t.clone()),
+                    None => HandshakeError::Io(e),
+                },
+            );
+        }
+    }
+    Ok(tls)
+}
+
+/// The client configuration for `opts`, made once per process: a wait may poll many times a
+/// second, and reading a CA bundle for each attempt would be wasted work.
+fn cached_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, HandshakeError> {
+    static CONFIGS: Mutex<Vec<(TlsOptions, Arc<ClientConfig>)>> = Mutex::new(Vec::new());
+    let mut configs = CONFIGS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, c)) = configs.iter().find(|(o, _)| o == opts) {
+        return Ok(c.clone());
+    }
+    let config = Arc::new(client_config(opts)?);
+    configs.push((opts.clone(), config.clone()));
+    Ok(config)
+}
+
+fn client_config(opts: &TlsOptions) -> Result<ClientConfig, HandshakeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(HandshakeError::Tls)?;
-    let config = match opts.verify {
+    Ok(match opts.verify {
         TlsVerify::Full => builder
             .with_root_certificates(roots(opts.ca_file.as_deref())?)
             .with_no_client_auth(),
@@ -97,23 +130,7 @@ pub(crate) fn connect(
                 .with_custom_certificate_verifier(Arc::new(Lenient { chain, provider }))
                 .with_no_client_auth()
         }
-    };
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-        HandshakeError::Setup(format!("{host} is not a valid TLS server name: {e}"))
-    })?;
-    let conn = ClientConnection::new(Arc::new(config), name).map_err(HandshakeError::Tls)?;
-    let mut tls = StreamOwned::new(conn, sock);
-    while tls.conn.is_handshaking() {
-        if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
-            return Err(
-                match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    Some(t) => HandshakeError::Tls(t.clone()),
-                    None => HandshakeError::Io(e),
-                },
-            );
-        }
-    }
-    Ok(tls)
+    })
 }
 
 /// The trusted roots: `ca_file`, else `SSL_CERT_FILE`, else the system bundle.
