@@ -4,6 +4,8 @@
 //! Nothing here is mocked: every helper starts or installs the real thing. A missing system
 //! dependency is a test failure that names the command installing it, never a silent skip.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // tests report progress on the terminal
+
 #![allow(clippy::missing_panics_doc)]
 
 pub mod airflow;

@@ -4,6 +4,8 @@
 //! multi-call binary: started under the name `entrypoint` (as `/entrypoint` in the image)
 //! it behaves exactly like `hangar entrypoint`.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the command-line front end prints its results
+
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! `hangar entrypoint` end to end: the real binary with real Apache Airflow (cached venvs from
 //! PyPI), real PostgreSQL/Redis/RabbitMQ from the testkit, the real /etc/passwd in a mount
-//! namespace. Run with `cargo test -p hangar --test entrypoint`.
+//! namespace. Run with `cargo test -p hangar --features full-tests --test it entrypoint::`.
 
 use std::ffi::OsString;
 use std::fs;

@@ -1,5 +1,5 @@
 //! `hangar init` as a real init: PID 1 of a fresh pid namespace (`unshare --pid --fork`), with
-//! real signals, real orphans and real exit codes. Run as root: `cargo test -p hangar --test init`.
+//! real signals, real orphans and real exit codes. Run as root: `cargo test -p hangar --features full-tests --test it init::`.
 
 use std::fs;
 use std::path::{Path, PathBuf};

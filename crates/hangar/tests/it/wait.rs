@@ -1,5 +1,5 @@
 //! `hangar wait db | broker | URL...` against real servers on loopback.
-//! Run with `cargo test -p hangar --test wait`.
+//! Run with `cargo test -p hangar --features full-tests --test it wait::`.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

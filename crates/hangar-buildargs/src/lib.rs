@@ -1,0 +1,1 @@
+//! The Dockerfile's build-argument catalogue (being moved here from `hangar-install`).

@@ -1,0 +1,1 @@
+//! A minimal PID 1 (being moved here from `hangar-entrypoint`).

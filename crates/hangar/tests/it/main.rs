@@ -1,0 +1,18 @@
+//! The `hangar` binary's integration tests, in one test binary so the suite links once.
+//!
+//! Modules that need real servers, a KDC, Airflow from PyPI, root or image builds are compiled
+//! only with the `full-tests` feature (the full tier, `scripts/test`). The rest run in the fast
+//! tier, `cargo test`, on any machine with a Rust toolchain.
+
+mod build_frontend;
+#[cfg(feature = "full-tests")]
+mod build_image;
+#[cfg(feature = "full-tests")]
+mod entrypoint;
+#[cfg(feature = "full-tests")]
+mod init;
+#[cfg(feature = "full-tests")]
+mod kerberos;
+mod linkage;
+#[cfg(feature = "full-tests")]
+mod wait;
