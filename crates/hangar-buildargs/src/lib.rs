@@ -1,1 +1,0 @@
-//! The Dockerfile's build-argument catalogue (being moved here from `hangar-install`).
