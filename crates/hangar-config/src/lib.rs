@@ -15,6 +15,7 @@
 //! Values from the environment and the file have `$VAR`, `${VAR}` and a leading `~` expanded,
 //! as Airflow does; the output of a `_cmd` is used as it is, only trimmed.
 
+use hangar_exit::{ExitStatus, code};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -123,23 +124,22 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// A distinct process exit code per kind of error, for callers that end the process.
-    ///
-    /// | code | meaning |
-    /// |---|---|
-    /// | 64 | a value has the wrong form (`NotBool`) |
-    /// | 65 | the config file is not valid INI |
-    /// | 66 | the config file cannot be read |
-    /// | 69 | a `_secret` source needs Airflow's secrets backend |
-    /// | 71 | a `_cmd` failed |
+    /// A distinct process exit code per kind of error, for callers that end the process
+    /// (see [`ExitStatus`]).
     #[must_use]
     pub fn exit_code(&self) -> u8 {
+        ExitStatus::exit_code(self)
+    }
+}
+
+impl ExitStatus for ConfigError {
+    fn exit_code(&self) -> u8 {
         match self {
-            ConfigError::NotBool { .. } => 64,
-            ConfigError::Parse { .. } => 65,
-            ConfigError::Unreadable { .. } => 66,
-            ConfigError::NeedsSecretsBackend { .. } => 69,
-            ConfigError::CmdFailed { .. } => 71,
+            ConfigError::NotBool { .. } => code::BAD_INPUT,
+            ConfigError::Parse { .. } => code::DATA,
+            ConfigError::Unreadable { .. } => code::NO_INPUT,
+            ConfigError::NeedsSecretsBackend { .. } => code::UNAVAILABLE,
+            ConfigError::CmdFailed { .. } => code::CMD_FAILED,
         }
     }
 }

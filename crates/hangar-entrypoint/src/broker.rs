@@ -3,7 +3,6 @@
 use hangar_config::{AirflowConfig, ConfigError};
 use hangar_probe::target::{BrokerOverrides, Target};
 
-use crate::db::config_error;
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
 use crate::run::{Command, Runner};
@@ -48,7 +47,7 @@ pub(crate) fn setting(
                 format!("{source_name} (through Airflow's secrets backend)"),
             )))
         }
-        Err(e) => Err(config_error(e)),
+        Err(e) => Err(EntrypointError::from(e)),
     }
 }
 

@@ -57,7 +57,7 @@ struct LazyConfig(Option<AirflowConfig>);
 impl LazyConfig {
     fn get(&mut self, env: &ChildEnv) -> Result<&AirflowConfig, EntrypointError> {
         if self.0.is_none() {
-            let cfg = AirflowConfig::load(&env.to_config_env()).map_err(db::config_error)?;
+            let cfg = AirflowConfig::load(&env.to_config_env())?;
             self.0 = Some(cfg);
         }
         Ok(self.0.as_ref().expect("just loaded"))

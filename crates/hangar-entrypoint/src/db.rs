@@ -27,23 +27,6 @@ pub enum MetadataDb {
     Secret { origin: String },
 }
 
-/// Maps a configuration error to the entrypoint's error (and exit code).
-pub fn config_error(e: ConfigError) -> EntrypointError {
-    match e {
-        ConfigError::CmdFailed {
-            source_name,
-            status,
-        } => EntrypointError::CmdFailed {
-            var: source_name,
-            status,
-        },
-        other => EntrypointError::Config {
-            message: other.to_string(),
-            code: other.exit_code(),
-        },
-    }
-}
-
 /// Resolves the metadata DB URL: `AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`, `_CMD`, `_SECRET`,
 /// then the `[core]` names, then the config file, then `sqlite:///$AIRFLOW_HOME/airflow.db`.
 pub fn resolve(cfg: &AirflowConfig) -> Result<MetadataDb, EntrypointError> {
@@ -58,7 +41,7 @@ pub fn resolve(cfg: &AirflowConfig) -> Result<MetadataDb, EntrypointError> {
                 origin: source_name,
             });
         }
-        Err(e) => return Err(config_error(e)),
+        Err(e) => return Err(EntrypointError::from(e)),
     };
     let url = DbUrl::parse(raw.trim()).map_err(|e| EntrypointError::BadInput {
         var: origin.clone(),

@@ -2,27 +2,11 @@
 
 use std::fmt;
 
+use hangar_config::ConfigError;
+use hangar_exit::ExitStatus;
 /// Exit codes of `hangar entrypoint` and `hangar wait` for failures of hangar's own (the
 /// command's own exit code is passed through otherwise). Documented in `docs/entrypoint.md`.
-pub mod code {
-    /// Upstream-compatible failures: GID is not 0, the DB/broker wait ran out of attempts,
-    /// no admin password for `_AIRFLOW_WWW_USER_CREATE`.
-    pub const FAILURE: u8 = 1;
-    /// A variable holds a value hangar cannot use (malformed URL, non-numeric
-    /// `CONNECTION_CHECK_*`, unknown `HANGAR_WAIT_FOR_DB`/`DUMB_INIT_SETSID` value).
-    pub const BAD_INPUT: u8 = 64;
-    /// The Airflow config file is not valid INI (same code as `hangar-config`).
-    pub const CONFIG_PARSE: u8 = 65;
-    /// The Airflow config file cannot be read (same code as `hangar-config`).
-    pub const CONFIG_UNREADABLE: u8 = 66;
-    /// hangar itself could not do something (start a process, read a directory).
-    pub const INTERNAL: u8 = 70;
-    /// A `*_CMD` variable's command failed (same code as `hangar-config`).
-    pub const CMD_FAILED: u8 = 71;
-    /// The database or broker answered but rejected us (wrong password, unknown user or
-    /// database, not the expected protocol).
-    pub const REJECTED: u8 = 77;
-}
+pub use hangar_exit::code;
 
 /// Everything that stops the entrypoint before the command runs.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +24,9 @@ pub enum EntrypointError {
     /// A `_CMD` variable's command failed.
     #[error("{var}: the command failed ({status}); fix the command or set the value directly")]
     CmdFailed { var: String, status: String },
-    /// The Airflow configuration could not be used; `code` comes from `hangar-config`.
-    #[error("{message}")]
-    Config { message: String, code: u8 },
+    /// The Airflow configuration could not be used.
+    #[error(transparent)]
+    Config(ConfigError),
     /// A wait ran out of attempts.
     #[error("{0}")]
     WaitExhausted(String),
@@ -69,22 +53,45 @@ pub enum EntrypointError {
 impl EntrypointError {
     /// The process exit code for this error (see [`code`]).
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::WrongGid { .. } | Self::WaitExhausted(_) | Self::NoAdminPassword => code::FAILURE,
-            Self::BadInput { .. } => code::BAD_INPUT,
-            Self::CmdFailed { .. } => code::CMD_FAILED,
-            Self::Config { code, .. } => *code,
-            Self::Rejected(_) => code::REJECTED,
-            Self::StepFailed { code, .. } => *code,
-            Self::Signalled(n) => u8::try_from(128 + n).unwrap_or(code::FAILURE),
-            Self::Internal(_) => code::INTERNAL,
-        }
+        ExitStatus::exit_code(self)
     }
 
     pub(crate) fn bad_input(var: &str, problem: impl fmt::Display) -> Self {
         Self::BadInput {
             var: var.to_owned(),
             problem: problem.to_string(),
+        }
+    }
+}
+
+impl From<ConfigError> for EntrypointError {
+    /// A `_cmd` that failed is the entrypoint's own `CmdFailed`; every other configuration
+    /// error is kept as it is, with its exit code.
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::CmdFailed {
+                source_name,
+                status,
+            } => Self::CmdFailed {
+                var: source_name,
+                status,
+            },
+            other => Self::Config(other),
+        }
+    }
+}
+
+impl ExitStatus for EntrypointError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::WrongGid { .. } | Self::WaitExhausted(_) | Self::NoAdminPassword => code::FAILURE,
+            Self::BadInput { .. } => code::BAD_INPUT,
+            Self::CmdFailed { .. } => code::CMD_FAILED,
+            Self::Config(e) => e.exit_code(),
+            Self::Rejected(_) => code::REJECTED,
+            Self::StepFailed { code, .. } => *code,
+            Self::Signalled(n) => code::signalled(*n),
+            Self::Internal(_) => code::INTERNAL,
         }
     }
 }

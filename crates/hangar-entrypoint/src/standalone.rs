@@ -43,7 +43,7 @@ pub fn run(
         return Ok(());
     }
     let cfg = if items.iter().any(|i| i == "db" || i == "broker") {
-        Some(AirflowConfig::load(&env.to_config_env()).map_err(db::config_error)?)
+        Some(AirflowConfig::load(&env.to_config_env())?)
     } else {
         None
     };

@@ -66,6 +66,12 @@ pub mod kerberos {
     pub const CHECK_TOO_SHORT: u8 = 13;
 }
 
+/// Codes of `hangar build` (documented in `docs/build.md`).
+pub mod build {
+    /// The options, `hangar.toml` or environment are invalid; nothing was started.
+    pub const INVALID_INPUT: u8 = 2;
+}
+
 /// An error (or outcome) that knows the exit code a command ends with when it is the cause.
 pub trait ExitStatus {
     /// The process exit code; see [`code`] and [`kerberos`].

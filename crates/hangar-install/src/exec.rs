@@ -86,9 +86,16 @@ impl RealExec {
     }
 }
 
+/// One line of the install step's log, on stderr (the image build's output).
+pub(crate) fn log(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    // Nothing useful can be done when the build's log is gone.
+    let _ = writeln!(io::stderr().lock(), "hangar install: {line}");
+}
+
 impl Exec for RealExec {
     fn run(&mut self, cmd: &Cmd) -> io::Result<Finished> {
-        eprintln!("hangar install: running {}", cmd.display());
+        log(format_args!("running {}", cmd.display()));
         let status = Self::command(cmd).status()?;
         Ok(Finished {
             code: status.code().unwrap_or(-1),

@@ -199,7 +199,7 @@ fn with_env(cmd: Cmd, env: &[(String, String)]) -> Cmd {
 pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result<(), InstallError> {
     a.validate(PYTHON_ARGS)?;
     for w in a.warnings() {
-        eprintln!("hangar install: warning: {w}");
+        crate::exec::log(format_args!("warning: {w}"));
     }
     // The base image's Python must be the one the build was asked for.
     let wanted = a.get("PYTHON_MAJOR_MINOR_VERSION");
@@ -517,7 +517,7 @@ pub fn finalize_step(
         "AIRFLOW_USER_HOME_DIR",
     ])?;
     for w in a.warnings().iter().filter(|w| w.contains("AIRFLOW_GID")) {
-        eprintln!("hangar install: warning: {w}");
+        crate::exec::log(format_args!("warning: {w}"));
     }
     let uid: u32 = a
         .get("AIRFLOW_UID")

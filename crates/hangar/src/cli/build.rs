@@ -15,10 +15,9 @@ use hangar_build::options::{
 use hangar_build::request::{self, EnvFacts};
 use hangar_build::run::RunError;
 
-use super::ExitError;
+use super::with_code;
 
 /// Exit code for invalid input found before any engine ran.
-const EXIT_INVALID_INPUT: u8 = 2;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -207,11 +206,8 @@ impl Flags {
     }
 }
 
-fn invalid_input(err: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::Error::new(ExitError {
-        code: EXIT_INVALID_INPUT,
-        message: err.to_string(),
-    })
+fn invalid_input<E: std::error::Error + Send + Sync + 'static>(err: E) -> anyhow::Error {
+    with_code(hangar_exit::build::INVALID_INPUT, err)
 }
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
@@ -260,10 +256,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_err(|err| match &err {
             // Exit like a process killed by the signal (shells and CI expect 128+n).
             BuildError::Run(RunError::Interrupted { signal, .. }) => {
-                anyhow::Error::new(ExitError {
-                    code: u8::try_from(128 + *signal as i32).unwrap_or(1),
-                    message: err.to_string(),
-                })
+                let code = hangar_exit::code::signalled(*signal as i32);
+                with_code(code, err)
             }
             _ => anyhow::Error::new(err),
         })?;

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use hangar_entrypoint::init::{InitOptions, Supervisor, setsid_from_env};
 use hangar_entrypoint::os::RealSystem;
-use hangar_entrypoint::{ChildEnv, EntrypointError, contract};
+use hangar_entrypoint::{ChildEnv, contract};
 
-use super::ExitError;
+use super::{exit_error, with_message};
+use hangar_exit::code;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -22,22 +23,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn run_multicall(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let env = ChildEnv::from_process();
-    let setsid = setsid_from_env(env.get_os("DUMB_INIT_SETSID")).map_err(|e| ExitError {
-        code: hangar_entrypoint::error::code::BAD_INPUT,
-        message: format!("DUMB_INIT_SETSID: {e}"),
-    })?;
-    let mut supervisor = Supervisor::new(InitOptions { setsid }).map_err(|e| ExitError {
-        code: hangar_entrypoint::error::code::INTERNAL,
-        message: format!("cannot set up the init duties: {e}"),
+    let setsid = setsid_from_env(env.get_os("DUMB_INIT_SETSID"))
+        .map_err(|e| with_message(code::BAD_INPUT, format!("DUMB_INIT_SETSID: {e}")))?;
+    let mut supervisor = Supervisor::new(InitOptions { setsid }).map_err(|e| {
+        with_message(
+            code::INTERNAL,
+            format!("cannot set up the init duties: {e}"),
+        )
     })?;
     let code = contract::run(&args, env, &mut RealSystem, &mut supervisor).map_err(exit_error)?;
     Ok(ExitCode::from(code))
-}
-
-/// The entrypoint's error with its documented exit code.
-pub(crate) fn exit_error(e: EntrypointError) -> ExitError {
-    ExitError {
-        code: e.exit_code(),
-        message: e.to_string(),
-    }
 }

@@ -12,8 +12,6 @@ use hangar_kerberos::schedule::Policy;
 use hangar_kerberos::settings::{self, CliValues, Env, KerberosConfig, SettingsError};
 use hangar_kerberos::{KerberosError, RunOptions, check};
 
-use super::ExitError;
-
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct Args {
@@ -222,10 +220,7 @@ fn run_options(
 
 fn exit_error(e: impl Into<KerberosError>) -> anyhow::Error {
     let e: KerberosError = e.into();
-    anyhow::Error::new(ExitError {
-        code: e.exit_code(),
-        message: e.to_string(),
-    })
+    super::with_code(e.exit_code(), e)
 }
 
 #[cfg(test)]

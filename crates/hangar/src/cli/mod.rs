@@ -8,25 +8,104 @@ pub(crate) mod install;
 pub(crate) mod kerberos;
 pub(crate) mod wait;
 
-/// Exit code for an error that reached `main`. A module that wants a distinct code wraps
-/// its error in [`ExitError`]; everything else exits 1.
+use hangar_exit::ExitStatus;
+
+/// Exit code for an error that reached `main`: that of the first [`ExitError`] in its chain,
+/// else 1.
 pub(crate) fn exit_code_for(err: &anyhow::Error) -> u8 {
     err.chain()
         .find_map(|cause| cause.downcast_ref::<ExitError>())
-        .map_or(1, |e| e.code)
+        .map_or(hangar_exit::code::FAILURE, |e| e.code)
 }
 
-/// An error that carries the exit code the process should end with.
+/// An error that carries the exit code the process should end with, and the typed error it
+/// came from (reachable with [`ExitError::cause`]).
 #[derive(Debug)]
 pub(crate) struct ExitError {
-    pub(crate) code: u8,
-    pub(crate) message: String,
+    code: u8,
+    cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl ExitError {
+    /// The typed error this exit came from.
+    #[allow(dead_code)] // kept for callers that need to look inside; tests use it
+    pub(crate) fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.cause
+    }
 }
 
 impl std::fmt::Display for ExitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        // The crates' messages already name their causes; printing the chain again would
+        // repeat them.
+        std::fmt::Display::fmt(&self.cause, f)
     }
 }
 
 impl std::error::Error for ExitError {}
+
+/// Wraps a typed error with the exit code it maps to through [`ExitStatus`].
+pub(crate) fn exit_error<E>(e: E) -> anyhow::Error
+where
+    E: ExitStatus + std::error::Error + Send + Sync + 'static,
+{
+    with_code(e.exit_code(), e)
+}
+
+/// Wraps an error with an explicit exit code (for errors whose code depends on the command).
+pub(crate) fn with_code<E>(code: u8, e: E) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    anyhow::Error::new(ExitError {
+        code,
+        cause: Box::new(e),
+    })
+}
+
+/// An error of hangar's own, told by a message, with an explicit exit code.
+pub(crate) fn with_message(code: u8, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(ExitError {
+        code,
+        cause: message.into().into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Inner;
+
+    impl std::fmt::Display for Inner {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("inner problem")
+        }
+    }
+
+    impl std::error::Error for Inner {}
+
+    impl ExitStatus for Inner {
+        fn exit_code(&self) -> u8 {
+            77
+        }
+    }
+
+    #[test]
+    fn the_code_and_the_typed_cause_survive_context() {
+        let err = exit_error(Inner).context("while waiting");
+        assert_eq!(exit_code_for(&err), 77);
+        let exit = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<ExitError>())
+            .unwrap();
+        assert!(exit.cause().downcast_ref::<Inner>().is_some());
+        assert_eq!(format!("{err:#}"), "while waiting: inner problem");
+    }
+
+    #[test]
+    fn other_errors_exit_1() {
+        assert_eq!(exit_code_for(&anyhow::anyhow!("plain")), 1);
+    }
+}
