@@ -8,6 +8,8 @@ mod build_frontend;
 #[cfg(feature = "full-tests")]
 mod build_image;
 #[cfg(feature = "full-tests")]
+mod build_real;
+#[cfg(feature = "full-tests")]
 mod entrypoint;
 #[cfg(feature = "full-tests")]
 mod init;
