@@ -24,29 +24,11 @@ use std::time::{Duration, Instant};
 use crate::target::{Endpoint, PgTls, Secret, Target, host_port};
 use crate::tls::{self, HandshakeError, TlsOptions, TlsStream};
 
-/// Why one attempt failed. The message never contains a password.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeError {
-    /// Nothing answered: name not resolved, connection refused, timeout.
-    #[error("{0}")]
-    Unreachable(String),
-    /// The server answered but is not ready yet (starting up, loading, too many connections).
-    #[error("{0}")]
-    NotReady(String),
-    /// The server answered with an error waiting will not fix: wrong password, unknown user or
-    /// database, or it speaks another protocol.
-    #[error("{0}")]
-    Rejected(String),
-}
+mod error;
+#[cfg(test)]
+mod reason_tests;
 
-impl ProbeError {
-    /// The message, whatever the kind.
-    pub fn message(&self) -> &str {
-        match self {
-            ProbeError::Unreachable(m) | ProbeError::NotReady(m) | ProbeError::Rejected(m) => m,
-        }
-    }
-}
+pub use error::{Detail, Kind, ProbeError, Reason};
 
 /// Makes one attempt to check that `target` is ready, spending at most about `timeout`.
 pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
@@ -82,14 +64,10 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
             match attempt(*tls) {
                 // pg_hba.conf refused the plain connection (e.g. `hostssl` lines only): libpq's
                 // default sslmode would have asked for TLS first, so do what it would.
-                Err(ProbeError::Rejected(m))
-                    if *tls == PgTls::Prefer && m.contains(PG_HBA_REJECTED) =>
-                {
+                Err(plain) if *tls == PgTls::Prefer && pg_hba_rejected(&plain) => {
                     match attempt(PgTls::Required) {
                         // No TLS either: the plain connection's rejection is the answer.
-                        Err(ProbeError::Rejected(r)) if r.contains(PG_NO_TLS) => {
-                            Err(ProbeError::Rejected(m))
-                        }
+                        Err(e) if e.reason() == &Reason::TlsRefusedByServer => Err(plain),
                         res => res,
                     }
                 }
@@ -175,16 +153,6 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
     }
 }
 
-impl ProbeError {
-    fn with_context(self, what: &str) -> ProbeError {
-        match self {
-            ProbeError::Unreachable(m) => ProbeError::Unreachable(format!("{what}: {m}")),
-            ProbeError::NotReady(m) => ProbeError::NotReady(format!("{what}: {m}")),
-            ProbeError::Rejected(m) => ProbeError::Rejected(format!("{what}: {m}")),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Connections
 
@@ -226,7 +194,8 @@ fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, 
 
 impl Conn {
     fn open(endpoint: &Endpoint, deadline: Instant, what: &str) -> Result<Conn, ProbeError> {
-        let unreachable = |m: String| ProbeError::Unreachable(format!("{what}: {m}"));
+        let unreachable =
+            |m: String| ProbeError::unreachable(Reason::Connect, format!("{what}: {m}"));
         let stream = match endpoint {
             Endpoint::Tcp { host, port } => {
                 let addrs = resolve(host, *port, deadline).map_err(unreachable)?;
@@ -346,14 +315,18 @@ impl Conn {
                 deadline,
             }),
             Err(HandshakeError::Io(e)) => Err(io_err(e)),
-            Err(HandshakeError::Setup(m)) => Err(ProbeError::Rejected(format!(
-                "cannot set up TLS: {m}; fix the CA file (URL parameter or SSL_CERT_FILE)"
-            ))),
-            Err(HandshakeError::Tls(e)) => Err(ProbeError::Rejected(format!(
-                "TLS handshake failed: {e}; give the server's CA in the URL (sslrootcert, \
+            Err(HandshakeError::Setup(m)) => Err(ProbeError::rejected(
+                Reason::TlsSetup,
+                format!("cannot set up TLS: {m}; fix the CA file (URL parameter or SSL_CERT_FILE)"),
+            )),
+            Err(HandshakeError::Tls(e)) => Err(ProbeError::rejected(
+                Reason::TlsHandshake,
+                format!(
+                    "TLS handshake failed: {e}; give the server's CA in the URL (sslrootcert, \
                  ssl_ca_certs) or SSL_CERT_FILE, or relax the check (sslmode=require, \
                  ssl_cert_reqs=none)"
-            ))),
+                ),
+            )),
         }
     }
 
@@ -364,14 +337,16 @@ impl Conn {
         let mut byte = [0u8; 1];
         while !line.ends_with(b"\r\n") {
             if line.len() > 65536 {
-                return Err(ProbeError::Rejected(
-                    "reply line too long: not a Redis server".into(),
+                return Err(ProbeError::rejected(
+                    Reason::Protocol,
+                    "reply line too long: not a Redis server",
                 ));
             }
             self.recv_exact(&mut byte)?;
             if line.is_empty() && !b"+-:$*_#,(!=%~>|".contains(&byte[0]) {
-                return Err(ProbeError::Rejected(
-                    "protocol mismatch: the server does not speak the Redis protocol".into(),
+                return Err(ProbeError::rejected(
+                    Reason::Protocol,
+                    "protocol mismatch: the server does not speak the Redis protocol",
                 ));
             }
             line.push(byte[0]);
@@ -393,16 +368,18 @@ fn io_msg(e: &io::Error) -> String {
 /// does not answer in time, or hangs up, is up but not serving: not ready.
 fn io_err(e: io::Error) -> ProbeError {
     match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ProbeError::NotReady(
-            "connected, but the server did not answer in time (busy, or another protocol)".into(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ProbeError::not_ready(
+            Reason::NoAnswer,
+            "connected, but the server did not answer in time (busy, or another protocol)",
         ),
         io::ErrorKind::UnexpectedEof
         | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => {
-            ProbeError::NotReady("connected, but the server closed the connection".into())
-        }
-        _ => ProbeError::Unreachable(io_msg(&e)),
+        | io::ErrorKind::BrokenPipe => ProbeError::not_ready(
+            Reason::Closed,
+            "connected, but the server closed the connection",
+        ),
+        kind => ProbeError::unreachable(Reason::Io(kind), io_msg(&e)),
     }
 }
 
@@ -422,8 +399,9 @@ fn pg_read(conn: &mut Conn) -> Result<(u8, Vec<u8>), ProbeError> {
     conn.recv_exact(&mut head)?;
     let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
     if !(4..=1 << 20).contains(&len) {
-        return Err(ProbeError::Rejected(
-            "the server does not speak the PostgreSQL protocol".into(),
+        return Err(ProbeError::rejected(
+            Reason::Protocol,
+            "the server does not speak the PostgreSQL protocol",
         ));
     }
     let mut body = vec![0u8; len - 4];
@@ -448,9 +426,6 @@ fn pg_error_fields(body: &[u8]) -> (String, String) {
     (code, msg)
 }
 
-/// What [`pg_ssl_request`] says when the server declines TLS.
-const PG_NO_TLS: &str = "the server does not accept TLS connections";
-
 /// Sends `SSLRequest`; `Ok` when the server agrees to a TLS handshake.
 fn pg_ssl_request(conn: &mut Conn) -> Result<(), ProbeError> {
     conn.send(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
@@ -458,12 +433,14 @@ fn pg_ssl_request(conn: &mut Conn) -> Result<(), ProbeError> {
     conn.recv_exact(&mut b)?;
     match b[0] {
         b'S' => Ok(()),
-        b'N' => Err(ProbeError::Rejected(format!(
-            "{PG_NO_TLS} but the URL says sslmode=require (or verify-*): enable ssl on the \
-             server or change sslmode"
-        ))),
-        _ => Err(ProbeError::Rejected(
-            "the server does not speak the PostgreSQL protocol".into(),
+        b'N' => Err(ProbeError::rejected(
+            Reason::TlsRefusedByServer,
+            "the server does not accept TLS connections but the URL says sslmode=require (or \
+             verify-*): enable ssl on the server or change sslmode",
+        )),
+        _ => Err(ProbeError::rejected(
+            Reason::Protocol,
+            "the server does not speak the PostgreSQL protocol",
         )),
     }
 }
@@ -510,8 +487,9 @@ fn postgres(
         match tag {
             b'R' => {
                 if body.len() < 4 {
-                    return Err(ProbeError::Rejected(
-                        "malformed authentication request".into(),
+                    return Err(ProbeError::rejected(
+                        Reason::Protocol,
+                        "malformed authentication request",
                     ));
                 }
                 let code = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
@@ -534,7 +512,10 @@ fn postgres(
                     }
                     5 => {
                         if data.len() < 4 {
-                            return Err(ProbeError::Rejected("malformed MD5 request".into()));
+                            return Err(ProbeError::rejected(
+                                Reason::Protocol,
+                                "malformed MD5 request",
+                            ));
                         }
                         conn.send(&pg_msg(b'p', &md5_password(user, pw.expose(), &data[..4])))?;
                     }
@@ -556,21 +537,24 @@ fn postgres(
                     }
                     11 => {
                         let client = scram.as_mut().ok_or_else(|| {
-                            ProbeError::Rejected("unexpected SASL continue message".into())
+                            ProbeError::rejected(
+                                Reason::Protocol,
+                                "unexpected SASL continue message",
+                            )
                         })?;
                         let server_first = String::from_utf8_lossy(data).into_owned();
                         let reply = client
                             .client_final(&server_first, pw.expose())
-                            .map_err(ProbeError::Rejected)?;
+                            .map_err(|m| ProbeError::rejected(Reason::Auth, m))?;
                         conn.send(&pg_msg(b'p', reply.as_bytes()))?;
                     }
                     12 => {
                         let client = scram.as_ref().ok_or_else(|| {
-                            ProbeError::Rejected("unexpected SASL final message".into())
+                            ProbeError::rejected(Reason::Protocol, "unexpected SASL final message")
                         })?;
                         client
                             .verify_server_final(&String::from_utf8_lossy(data))
-                            .map_err(ProbeError::Rejected)?;
+                            .map_err(|m| ProbeError::rejected(Reason::Auth, m))?;
                     }
                     _ => {
                         // Kerberos, GSSAPI, SSPI: the server is up; the probe cannot
@@ -594,35 +578,49 @@ fn postgres(
             // ParameterStatus, BackendKeyData, NoticeResponse, NegotiateProtocolVersion.
             b'S' | b'K' | b'N' | b'v' => {}
             _ => {
-                return Err(ProbeError::Rejected(
-                    "the server does not speak the PostgreSQL protocol".into(),
+                return Err(ProbeError::rejected(
+                    Reason::Protocol,
+                    "the server does not speak the PostgreSQL protocol",
                 ));
             }
         }
     }
 }
 
-/// What a rejection by pg_hba.conf (or an unknown role) says in [`pg_classify`]'s messages.
-const PG_HBA_REJECTED: &str = "(SQLSTATE 28000)";
+/// A rejection by pg_hba.conf or an unknown role: SQLSTATE 28000 (invalid authorization
+/// specification).
+fn pg_hba_rejected(e: &ProbeError) -> bool {
+    e.kind() == Kind::Rejected && matches!(e.reason(), Reason::Sqlstate(c) if c == "28000")
+}
 
 /// Classifies an ErrorResponse. `None` means "the server is up": without credentials of our
 /// own, any answer but "not ready" counts as up, like `pg_isready`.
 fn pg_classify(code: &str, msg: &str, has_credentials: bool) -> Option<ProbeError> {
     let detail = format!("{msg} (SQLSTATE {code})");
+    let reason = Reason::Sqlstate(code.to_owned());
     Some(match code {
-        "57P03" | "53300" | "57P01" | "57P02" | "53000" | "53200" => ProbeError::NotReady(detail),
+        "57P03" | "53300" | "57P01" | "57P02" | "53000" | "53200" => {
+            ProbeError::not_ready(reason, detail)
+        }
         _ if !has_credentials => return None,
-        "28P01" => ProbeError::Rejected(format!(
-            "{detail}: the password in the URL is wrong; fix it (percent-encode special characters)"
-        )),
-        "28000" => ProbeError::Rejected(format!(
-            "{detail}: the role is unknown or pg_hba.conf has no entry for this client; fix the user \
+        "28P01" => ProbeError::rejected(
+            reason,
+            format!(
+                "{detail}: the password in the URL is wrong; fix it (percent-encode special characters)"
+            ),
+        ),
+        "28000" => ProbeError::rejected(
+            reason,
+            format!(
+                "{detail}: the role is unknown or pg_hba.conf has no entry for this client; fix the user \
              name in the URL or the server's pg_hba.conf"
-        )),
-        "3D000" => ProbeError::Rejected(format!(
-            "{detail}: create the database or fix its name in the URL"
-        )),
-        _ => ProbeError::Rejected(detail),
+            ),
+        ),
+        "3D000" => ProbeError::rejected(
+            reason,
+            format!("{detail}: create the database or fix its name in the URL"),
+        ),
+        _ => ProbeError::rejected(reason, detail),
     })
 }
 
@@ -802,15 +800,20 @@ fn my_error(body: &[u8]) -> ProbeError {
     }
     let msg = String::from_utf8_lossy(rest);
     let detail = format!("{msg} (error {code})");
+    let reason = Reason::Mysql(code);
     match code {
-        1045 => ProbeError::Rejected(format!(
-            "{detail}: fix the user name or password in the URL"
-        )),
-        1044 | 1049 => ProbeError::Rejected(format!(
-            "{detail}: create the database or fix its name in the URL, and grant the user access"
-        )),
-        1129 | 1130 | 1251 | 1524 => ProbeError::Rejected(detail),
-        _ => ProbeError::NotReady(detail),
+        1045 => ProbeError::rejected(
+            reason,
+            format!("{detail}: fix the user name or password in the URL"),
+        ),
+        1044 | 1049 => ProbeError::rejected(
+            reason,
+            format!(
+                "{detail}: create the database or fix its name in the URL, and grant the user access"
+            ),
+        ),
+        1129 | 1130 | 1251 | 1524 => ProbeError::rejected(reason, detail),
+        _ => ProbeError::not_ready(reason, detail),
     }
 }
 
@@ -852,7 +855,12 @@ fn mysql(
     password: Option<&Secret>,
     database: Option<&str>,
 ) -> Result<(), ProbeError> {
-    let not_mysql = || ProbeError::Rejected("the server does not speak the MySQL protocol".into());
+    let not_mysql = || {
+        ProbeError::rejected(
+            Reason::Protocol,
+            "the server does not speak the MySQL protocol",
+        )
+    };
     let (seq, hello) = my_read(&mut conn)?;
     match hello.first() {
         Some(0xff) => return Err(my_error(&hello)),
@@ -893,8 +901,9 @@ fn mysql(
     const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
     const CLIENT_PLUGIN_AUTH: u32 = 0x80000;
     if caps & CLIENT_PROTOCOL_41 == 0 {
-        return Err(ProbeError::Rejected(
-            "the server is too old (no protocol 4.1 support)".into(),
+        return Err(ProbeError::rejected(
+            Reason::Unsupported,
+            "the server is too old (no protocol 4.1 support)",
         ));
     }
     let pw = password.map(Secret::expose).unwrap_or("");
@@ -998,20 +1007,26 @@ fn resp_command(args: &[&str]) -> Vec<u8> {
 
 fn redis_error(line: &str) -> ProbeError {
     let Some(err) = line.strip_prefix('-') else {
-        return ProbeError::Rejected(format!(
-            "unexpected reply {:?}: not a Redis server",
-            line.chars().take(40).collect::<String>()
-        ));
+        return ProbeError::rejected(
+            Reason::Protocol,
+            format!(
+                "unexpected reply {:?}: not a Redis server",
+                line.chars().take(40).collect::<String>()
+            ),
+        );
     };
     let kind = err.split_whitespace().next().unwrap_or("");
+    let reason = Reason::Redis(kind.to_owned());
     match kind {
-        "WRONGPASS" | "NOAUTH" | "NOPERM" => ProbeError::Rejected(format!(
-            "{err}: fix the user name or password in the broker URL"
-        )),
-        "ERR" if err.contains("AUTH") || err.contains("password") => {
-            ProbeError::Rejected(format!("{err}: fix the credentials in the broker URL"))
-        }
-        _ => ProbeError::NotReady(err.to_owned()),
+        "WRONGPASS" | "NOAUTH" | "NOPERM" => ProbeError::rejected(
+            reason,
+            format!("{err}: fix the user name or password in the broker URL"),
+        ),
+        "ERR" if err.contains("AUTH") || err.contains("password") => ProbeError::rejected(
+            reason,
+            format!("{err}: fix the credentials in the broker URL"),
+        ),
+        _ => ProbeError::not_ready(reason, err),
     }
 }
 
@@ -1054,22 +1069,27 @@ fn amqp_frame(conn: &mut Conn) -> Result<(u8, Vec<u8>), ProbeError> {
         if &head[..4] == b"AMQP" {
             let mut v = [0u8; 1];
             let _ = conn.recv_exact(&mut v);
-            return Err(ProbeError::Rejected(format!(
-                "protocol mismatch: the server speaks AMQP {}-{}-{}, not 0-9-1",
-                head[5], head[6], v[0]
-            )));
+            return Err(ProbeError::rejected(
+                Reason::Protocol,
+                format!(
+                    "protocol mismatch: the server speaks AMQP {}-{}-{}, not 0-9-1",
+                    head[5], head[6], v[0]
+                ),
+            ));
         }
         let size = u32::from_be_bytes([head[3], head[4], head[5], head[6]]) as usize;
         if !matches!(head[0], 1..=4 | 8) || size > 1 << 20 {
-            return Err(ProbeError::Rejected(
-                "protocol mismatch: the server does not speak AMQP 0-9-1".into(),
+            return Err(ProbeError::rejected(
+                Reason::Protocol,
+                "protocol mismatch: the server does not speak AMQP 0-9-1",
             ));
         }
         let mut payload = vec![0u8; size + 1];
         conn.recv_exact(&mut payload)?;
         if payload[size] != 0xCE {
-            return Err(ProbeError::Rejected(
-                "protocol mismatch: bad AMQP frame end".into(),
+            return Err(ProbeError::rejected(
+                Reason::Protocol,
+                "protocol mismatch: bad AMQP frame end",
             ));
         }
         payload.truncate(size);
@@ -1135,12 +1155,16 @@ fn amqp_close_reason(args: &[u8]) -> (u16, String) {
 
 fn amqp_refused(args: &[u8]) -> ProbeError {
     let (code, text) = amqp_close_reason(args);
+    let reason = Reason::Amqp(code);
     match code {
         // ACCESS_REFUSED, NOT_ALLOWED (vhost), INVALID_PATH.
-        403 | 530 | 402 => ProbeError::Rejected(format!(
-            "{text} ({code}): fix the user name, password or virtual host in the broker URL"
-        )),
-        _ => ProbeError::NotReady(format!("{text} ({code})")),
+        403 | 530 | 402 => ProbeError::rejected(
+            reason,
+            format!(
+                "{text} ({code}): fix the user name, password or virtual host in the broker URL"
+            ),
+        ),
+        _ => ProbeError::not_ready(reason, format!("{text} ({code})")),
     }
 }
 
@@ -1150,8 +1174,9 @@ fn amqp(conn: &mut Conn, login: Option<(&str, &str, &str)>) -> Result<(), ProbeE
     match amqp_method(&start) {
         Some((10, 10, _)) => {}
         _ => {
-            return Err(ProbeError::Rejected(
-                "protocol mismatch: expected AMQP Connection.Start".into(),
+            return Err(ProbeError::rejected(
+                Reason::Protocol,
+                "protocol mismatch: expected AMQP Connection.Start",
             ));
         }
     }
@@ -1212,8 +1237,9 @@ fn amqp(conn: &mut Conn, login: Option<(&str, &str, &str)>) -> Result<(), ProbeE
                 return Err(err);
             }
             _ => {
-                return Err(ProbeError::Rejected(
-                    "unexpected AMQP frame during the handshake".into(),
+                return Err(ProbeError::rejected(
+                    Reason::Protocol,
+                    "unexpected AMQP frame during the handshake",
                 ));
             }
         }
@@ -1230,25 +1256,34 @@ fn sqlite(path: &Path) -> Result<(), ProbeError> {
         _ => Path::new(".").to_path_buf(),
     };
     if !dir.is_dir() {
-        return Err(ProbeError::NotReady(format!(
-            "the directory {} of SQLite database {} does not exist: create it or mount the volume",
-            dir.display(),
-            path.display()
-        )));
+        return Err(ProbeError::not_ready(
+            Reason::Sqlite,
+            format!(
+                "the directory {} of SQLite database {} does not exist: create it or mount the volume",
+                dir.display(),
+                path.display()
+            ),
+        ));
     }
     if access(&dir, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
-        return Err(ProbeError::NotReady(format!(
-            "the directory {} of SQLite database {} is not writable by this user: fix its \
+        return Err(ProbeError::not_ready(
+            Reason::Sqlite,
+            format!(
+                "the directory {} of SQLite database {} is not writable by this user: fix its \
              ownership or permissions",
-            dir.display(),
-            path.display()
-        )));
+                dir.display(),
+                path.display()
+            ),
+        ));
     }
     if path.exists() && access(path, AccessFlags::R_OK | AccessFlags::W_OK).is_err() {
-        return Err(ProbeError::NotReady(format!(
-            "SQLite database {} is not writable by this user: fix its ownership or permissions",
-            path.display()
-        )));
+        return Err(ProbeError::not_ready(
+            Reason::Sqlite,
+            format!(
+                "SQLite database {} is not writable by this user: fix its ownership or permissions",
+                path.display()
+            ),
+        ));
     }
     Ok(())
 }
