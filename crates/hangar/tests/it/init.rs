@@ -38,14 +38,16 @@ pid = os.fork()
 if pid == 0:
     role = "grandchild"
     open(os.path.join(d, "grandchild.ready"), "w").close()
-    while True:
+    # A signal sent to the group before "finish" appeared has run its handler by the time the
+    # loop sees the file, so the grandchild's exit ends what it can have received.
+    while not os.path.exists(os.path.join(d, "finish")):
         time.sleep(0.02)
+    sys.exit(0)
 while not os.path.exists(os.path.join(d, "grandchild.ready")):
     time.sleep(0.01)
 open(os.path.join(d, "ready"), "w").close()
 while not os.path.exists(os.path.join(d, "finish")):
     time.sleep(0.02)
-os.kill(pid, signal.SIGKILL)
 os.waitpid(pid, 0)
 "#;
 
@@ -269,15 +271,14 @@ fn forward_case(setsid: bool, signal: &str) -> Option<String> {
         Duration::from_secs(30),
     );
     let grandchild_marker = dir.path().join(format!("grandchild.{signal}"));
-    let grandchild_got = if setsid {
-        wait_for_file(&grandchild_marker, Duration::from_secs(30))
-    } else {
-        // Give a wrongly group-directed signal time to arrive before concluding it did not.
-        thread::sleep(Duration::from_millis(300));
-        grandchild_marker.exists()
-    };
+    if setsid {
+        wait_for_file(&grandchild_marker, Duration::from_secs(30));
+    }
+    // Without setsid, a wrongly group-directed signal reached the grandchild when it reached
+    // the child; the grandchild handles it before it sees "finish" and exits.
     fs::write(dir.path().join("finish"), "").expect("write finish marker");
     let output = ns.wait();
+    let grandchild_got = grandchild_marker.exists();
 
     let mut problems = Vec::new();
     if !child_got {
@@ -652,6 +653,8 @@ fn on_a_terminal_the_command_is_in_the_foreground_and_ctrl_c_reaches_it_once() {
     let child = r#"
         n=0
         trap 'n=$((n + 1)); echo "int $n" >> "$0/ints"' INT
+        trap ': > "$0/usr1"' USR1
+        echo $PPID > "$0/hangar.pid"
         ps -o stat=,tty= -p $$ > "$0/ps"
         : > "$0/ready"
         i=0
@@ -679,7 +682,19 @@ fn on_a_terminal_the_command_is_in_the_foreground_and_ctrl_c_reaches_it_once() {
         let mut keyboard = term.stdin.take().expect("stdin");
         std::io::Write::write_all(&mut keyboard, b"\x03").expect("type Ctrl-C");
         wait_for_file(&dir.path().join("ints"), Duration::from_secs(30));
-        thread::sleep(Duration::from_millis(300));
+        // A second Ctrl-C forwarded by hangar would reach the command before the SIGUSR1
+        // sent to hangar now: hangar forwards in signal-number order, and the shell runs
+        // its traps in that order too.
+        let hangar_pid: u32 = fs::read_to_string(dir.path().join("hangar.pid"))
+            .expect("hangar's pid")
+            .trim()
+            .parse()
+            .expect("a pid");
+        send(hangar_pid, "USR1");
+        assert!(
+            wait_for_file(&dir.path().join("usr1"), Duration::from_secs(30)),
+            "DUMB_INIT_SETSID={setsid}: SIGUSR1 sent to hangar never reached the command"
+        );
         fs::write(dir.path().join("finish"), "").expect("finish");
         let start = Instant::now();
         while term.try_wait().expect("try_wait").is_none() {
@@ -712,7 +727,7 @@ fn with_setsid_the_leftovers_of_the_command_get_sigterm() {
     // As in dumb-init: when the command ends, whatever is left of its process group is asked to
     // stop; without setsid the leftovers are left alone (Celery's pool finishes its tasks).
     let leftover = r#"
-        sh -c 'trap "echo term > \"$0/leftover\"; exit 0" TERM; : > "$0/armed"; i=0; while [ $i -lt 150 ]; do sleep 0.02; i=$((i + 1)); done' "$0" &
+        sh -c 'trap "echo term > \"$0/leftover\"; exit 0" TERM; : > "$0/armed"; i=0; while [ $i -lt 150 ]; do sleep 0.02; i=$((i + 1)); done; : > "$0/done"' "$0" &
         while [ ! -e "$0/armed" ]; do sleep 0.01; done
         exit 0
     "#;
@@ -734,7 +749,11 @@ fn with_setsid_the_leftovers_of_the_command_get_sigterm() {
         let got = if expect_term {
             wait_for_file(&marker, Duration::from_secs(30))
         } else {
-            thread::sleep(Duration::from_millis(300));
+            // The leftover runs its loop to the end unless a SIGTERM stops it first.
+            assert!(
+                wait_for_file(&dir.path().join("done"), Duration::from_secs(30)),
+                "DUMB_INIT_SETSID={setsid}: the leftover neither got SIGTERM nor finished"
+            );
             marker.exists()
         };
         assert_eq!(got, expect_term, "DUMB_INIT_SETSID={setsid}");
