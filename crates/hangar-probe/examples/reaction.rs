@@ -8,6 +8,8 @@
 //!   reaction is measured from the moment its log says "ready to accept connections" (seen
 //!   by polling every 20 ms, so the numbers are upper bounds plus up to 20 ms of slack).
 
+#![allow(clippy::print_stdout)] // a benchmark that reports on the terminal
+
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -5,9 +5,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
-
-use hangar_testkit::require_program;
 
 pub(crate) const HANGAR: &str = env!("CARGO_BIN_EXE_hangar");
 
