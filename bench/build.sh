@@ -7,7 +7,7 @@
 #   4. sizes: final image, naive image, payload = base image + runtime-package layer + venv layer
 #      (goal: final within 5% of payload).
 # Needs: buildah, podman, runc; the base image localhost/python-base:bookworm (run
-# `cargo test -p hangar --test build_image` once, or see test-machine notes); PyPI access.
+# `cargo test -p hangar --features full-tests --test it build_image::` once, or see test-machine notes); PyPI access.
 # Usage: [BENCH_DRIVER=overlay] bench/build.sh [AIRFLOW_VERSION]
 #        (prints a summary with the slowest steps of the warm rebuild; removes what it built)
 set -euo pipefail

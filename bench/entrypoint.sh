@@ -14,7 +14,7 @@
 #
 # Usage: bench/entrypoint.sh [AIRFLOW_VENV]   (run as root; needs hyperfine, postgresql-15)
 # AIRFLOW_VENV defaults to the tests' cached Airflow 3 venv (build it with
-# `cargo test -p hangar --test entrypoint airflow_version`). Builds hangar in release mode.
+# `cargo test -p hangar --features full-tests --test it entrypoint::airflow_version`). Builds hangar in release mode.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
