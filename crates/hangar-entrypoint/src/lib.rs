@@ -1,8 +1,8 @@
-//! The image's PID 1: init duties (`init`) and Airflow's entrypoint contract.
+//! The image's PID 1: Airflow's entrypoint contract, run under the `hangar-init` supervisor.
 //!
 //! [`contract::run`] performs upstream's entrypoint steps natively (no shell, no Python
 //! before the command) and runs every command as a child of the PID 1
-//! [`init::Supervisor`]. [`standalone::run`] is `hangar wait`.
+//! [`hangar_init::Supervisor`]. [`standalone::run`] is `hangar wait`.
 
 pub mod broker;
 pub mod contract;
@@ -10,7 +10,6 @@ pub mod db;
 pub mod dispatch;
 pub mod env;
 pub mod error;
-pub mod init;
 pub mod os;
 pub mod quickstart;
 pub mod run;
@@ -21,15 +20,17 @@ pub mod waiting;
 #[cfg(test)]
 mod testing;
 
+use std::io::Write as _;
+
 pub use env::ChildEnv;
 pub use error::EntrypointError;
 
 /// A progress message on stderr (never stdout: commands' stdout must stay clean).
 pub(crate) fn info(msg: &str) {
-    eprintln!("hangar: {msg}");
+    let _ = writeln!(std::io::stderr(), "hangar: {msg}");
 }
 
 /// A warning on stderr.
 pub(crate) fn warn(msg: &str) {
-    eprintln!("hangar: {msg}");
+    let _ = writeln!(std::io::stderr(), "hangar: {msg}");
 }

@@ -1,48 +1,23 @@
 //! Running commands: every command the entrypoint starts (migrations, user creation, pip,
 //! `_CMD` helpers, the final command) goes through a [`Runner`]; in production that is the
-//! PID 1 [`Supervisor`](crate::init::Supervisor), so signals are forwarded and zombies reaped
+//! PID 1 [`Supervisor`](hangar_init::Supervisor), so signals are forwarded and zombies reaped
 //! while hangar stays PID 1.
 
 use std::ffi::OsString;
 use std::time::Duration;
 
+use hangar_init::{ChildSpec, Supervisor};
+
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
-use crate::init::{ChildSpec, Supervisor};
 
-/// A command line and its complete environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command {
-    /// Program (looked up on the child's `PATH` when it has no `/`).
-    pub program: OsString,
-    /// Arguments after the program.
-    pub args: Vec<OsString>,
-    /// The complete environment.
-    pub env: Vec<(OsString, OsString)>,
-}
+/// A command line and its complete environment: the supervisor's own [`ChildSpec`], so the
+/// entrypoint builds exactly what PID 1 runs (`Command::new(program, args, &env)`).
+pub type Command = ChildSpec;
 
-impl Command {
-    /// `program args...` with `env`.
-    pub fn new<I, S>(program: impl Into<OsString>, args: I, env: &ChildEnv) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
-        Self {
-            program: program.into(),
-            args: args.into_iter().map(Into::into).collect(),
-            env: env.to_vec(),
-        }
-    }
-
-    /// The command line for messages (never contains secrets: callers do not pass any in
-    /// arguments they print).
-    pub fn display(&self) -> String {
-        std::iter::once(&self.program)
-            .chain(&self.args)
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
+impl From<&ChildEnv> for Vec<(OsString, OsString)> {
+    fn from(env: &ChildEnv) -> Self {
+        env.to_vec()
     }
 }
 
@@ -57,23 +32,15 @@ pub trait Runner {
     fn sleep(&mut self, duration: Duration) -> Result<Option<u8>, EntrypointError>;
 }
 
-fn spec(cmd: &Command) -> ChildSpec {
-    ChildSpec {
-        program: cmd.program.clone(),
-        args: cmd.args.clone(),
-        env: cmd.env.clone(),
-    }
-}
-
 impl Runner for Supervisor {
     fn run(&mut self, cmd: &Command) -> Result<u8, EntrypointError> {
-        Supervisor::run(self, &spec(cmd))
+        Supervisor::run(self, cmd)
             .map(|o| o.code)
             .map_err(|e| EntrypointError::Internal(format!("cannot run `{}`: {e}", cmd.display())))
     }
 
     fn run_capture(&mut self, cmd: &Command) -> Result<(u8, Vec<u8>), EntrypointError> {
-        Supervisor::run_capture(self, &spec(cmd))
+        Supervisor::run_capture(self, cmd)
             .map(|(o, out)| (o.code, out))
             .map_err(|e| EntrypointError::Internal(format!("cannot run `{}`: {e}", cmd.display())))
     }

@@ -3,9 +3,9 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use hangar_entrypoint::init::{InitOptions, Supervisor, setsid_from_env};
 use hangar_entrypoint::os::RealSystem;
 use hangar_entrypoint::{ChildEnv, contract};
+use hangar_init::{InitOptions, Supervisor, setsid_from_env};
 
 use super::{exit_error, with_message};
 use hangar_exit::code;

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hangar_entrypoint::init::{ChildSpec, InitOptions, Supervisor, setsid_from_env};
+use hangar_init::{ChildSpec, InitOptions, Supervisor, setsid_from_env};
 
 #[derive(Debug, clap::Args)]
 #[command(

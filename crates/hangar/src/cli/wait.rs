@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use hangar_entrypoint::init::{InitOptions, Supervisor};
 use hangar_entrypoint::os::RealSystem;
 use hangar_entrypoint::{ChildEnv, standalone};
+use hangar_init::{InitOptions, Supervisor};
 
 use super::{exit_error, with_message};
 

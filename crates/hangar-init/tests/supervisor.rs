@@ -4,14 +4,15 @@
 //! This is a test target without libtest's harness (see Cargo.toml): libtest runs each test on
 //! a thread of its own while the main thread keeps SIGCHLD unblocked, and the kernel would hand
 //! process-wide signals to that thread instead of the supervisor's signalfd. Here everything
-//! runs on the main thread, as in hangar. Run with `cargo test -p hangar-entrypoint --test
+//! runs on the main thread, as in hangar. Run with `cargo test -p hangar-init --features full-tests --test
 //! supervisor`.
 #![allow(unsafe_code)]
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use hangar_entrypoint::init::{ChildSpec, InitOptions, Outcome, Supervisor};
+use hangar_init::{ChildSpec, InitOptions, Outcome, Supervisor};
 
 fn sh(script: &str) -> ChildSpec {
     ChildSpec::inheriting_env("sh", vec!["-c".into(), script.into()])
@@ -205,10 +206,10 @@ fn main() {
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {
             continue;
         }
-        eprintln!("test {name} ...");
+        let _ = writeln!(std::io::stderr(), "test {name} ...");
         check();
-        eprintln!("test {name} ... ok");
+        let _ = writeln!(std::io::stderr(), "test {name} ... ok");
         ran += 1;
     }
-    eprintln!("test result: ok. {ran} passed");
+    let _ = writeln!(std::io::stderr(), "test result: ok. {ran} passed");
 }

@@ -21,7 +21,7 @@ use nix::unistd::{getpid, getsid};
 
 use super::InitError;
 use super::sys::{ChildStatus, Event, Sys};
-use crate::init::ChildSpec;
+use crate::ChildSpec;
 
 /// Signals that report a fault of the thread that receives them. They are never blocked: a bug
 /// in hangar must crash it rather than spin, and they make no sense to forward.
@@ -86,7 +86,7 @@ impl LinuxSys {
         if getpid().as_raw() != 1
             && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
         {
-            eprintln!(
+            note!(
                 "hangar: warning: cannot become a child subreaper ({err}); processes orphaned by \
                  the command will not be reaped by hangar. Run hangar as PID 1 to avoid this."
             );
