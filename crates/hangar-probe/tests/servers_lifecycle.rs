@@ -1,6 +1,8 @@
 //! The test servers' life cycle: stopped on drop, and killed with the test process even when
 //! it dies without running destructors.
 
+#![allow(clippy::print_stdout)] // the child half of the test reports its server on stdout
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
