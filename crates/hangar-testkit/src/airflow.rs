@@ -29,6 +29,10 @@ pub const AIRFLOW_3: &str = "3.3.2";
 /// The Airflow 2 release the tests pin.
 pub const AIRFLOW_2: &str = "2.10.5";
 
+/// The pip the venvs are upgraded to before Airflow is installed (pinned, like everything the
+/// tests install from PyPI).
+const PIP_VERSION: &str = "25.1.1";
+
 /// The interpreter used to create the venvs.
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
@@ -132,8 +136,10 @@ pub fn venv(version: &str) -> AirflowVenv {
     );
     let py = build.join("bin/python");
     run(
-        Command::new(&py).args(["-m", "pip", "install", "-q", "--upgrade", "pip"]),
-        "pip install --upgrade pip",
+        Command::new(&py)
+            .args(["-m", "pip", "install", "-q"])
+            .arg(format!("pip=={PIP_VERSION}")),
+        "pip install pip",
     );
     run(
         Command::new(&py)
@@ -176,14 +182,7 @@ fn ready(published: &Path, version: &str) -> Option<AirflowVenv> {
     found.then_some(v)
 }
 
+/// Runs a pip or venv step; PyPI must be reachable for the pip ones.
 fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
-    assert!(
-        out.status.success(),
-        "`{what}` failed ({}); PyPI must be reachable. stderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::run_checked(&format!("`{what}` (PyPI must be reachable)"), cmd);
 }

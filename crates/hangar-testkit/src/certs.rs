@@ -23,15 +23,9 @@ pub fn make(dir: &Path) -> TestCerts {
     let openssl = require_program("openssl", "openssl", &[]);
     let p = |name: &str| dir.join(name);
     let run = |what: &str, args: &[&str]| {
-        let out = Command::new(&openssl)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run openssl ({what}): {e}"));
-        assert!(
-            out.status.success(),
-            "openssl {what} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        crate::run_checked(
+            &format!("openssl {what}"),
+            Command::new(&openssl).args(args).current_dir(dir),
         );
     };
     run(

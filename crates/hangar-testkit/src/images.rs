@@ -182,19 +182,16 @@ fn build_rust_image() {
         buildah().args(["from", "--pull-never", BASE_IMAGE]),
         "buildah from the base image",
     );
-    let apt = run_in_container(
-        &ctr,
-        &[
-            "sh",
-            "-c",
-            "apt-get update -q && apt-get install -y -q --no-install-recommends gcc libc6-dev \
-             && rm -rf /var/lib/apt/lists/*",
-        ],
-    );
-    assert!(
-        apt.status.success(),
-        "apt-get install gcc in the Rust image failed:\n{}",
-        String::from_utf8_lossy(&apt.stderr)
+    check(
+        buildah()
+            .args(["run", "--isolation", "chroot", &ctr, "--"])
+            .args([
+                "sh",
+                "-c",
+                "apt-get update -q && apt-get install -y -q --no-install-recommends gcc \
+                 libc6-dev && rm -rf /var/lib/apt/lists/*",
+            ]),
+        "apt-get install gcc in the Rust image",
     );
     let mnt = stdout_of(buildah().args(["mount", &ctr]), "buildah mount");
     let target = "lib/rustlib/x86_64-unknown-linux-gnu";
@@ -385,28 +382,11 @@ pub fn inspect(image: &str) -> String {
 
 /// Runs `cmd` and panics with its output when it fails.
 pub fn check(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::run_checked(what, cmd);
 }
 
 /// Runs `cmd` and returns its trimmed stdout, panicking when it fails.
 pub fn stdout_of(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::run_checked(what, cmd);
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

@@ -70,22 +70,16 @@ impl Kdc {
             kadmin,
             child: None,
         };
-        let out = kdc
-            .command(&kdb5_util)
-            .args([
+        crate::run_checked(
+            "kdb5_util create",
+            kdc.command(&kdb5_util).args([
                 "create",
                 "-s",
                 "-r",
                 &kdc.realm,
                 "-P",
                 "throwaway-test-master-key",
-            ])
-            .output()
-            .expect("run kdb5_util");
-        assert!(
-            out.status.success(),
-            "kdb5_util create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            ]),
         );
         kdc.resume();
         kdc
@@ -144,18 +138,18 @@ impl Kdc {
 
     /// Runs a `kadmin.local` query, panicking with its output on failure.
     pub fn kadmin(&self, query: &str) -> String {
-        let out = self
-            .command(&self.kadmin)
-            .args(["-q", query])
-            .output()
-            .expect("run kadmin.local");
+        let out = crate::run_checked(
+            &format!("kadmin.local -q {query:?}"),
+            self.command(&self.kadmin).args(["-q", query]),
+        );
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // kadmin.local exits 0 even when the query fails; it says so on its output.
         assert!(
-            out.status.success() && !text.contains("error"),
+            !text.contains("error"),
             "kadmin.local -q {query:?} failed: {text}"
         );
         text

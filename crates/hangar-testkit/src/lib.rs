@@ -5,7 +5,6 @@
 //! dependency is a test failure that names the command installing it, never a silent skip.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // tests report progress on the terminal
-
 #![allow(clippy::missing_panics_doc)]
 
 pub mod airflow;
@@ -15,6 +14,7 @@ pub mod kdc;
 pub mod servers;
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
 
 /// Finds `program` on `PATH` or in the given extra directories, or panics with the `apt-get`
 /// command that installs `package`.
@@ -50,4 +50,20 @@ pub fn cache_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create test cache dir {}: {e}", dir.display()));
     dir
+}
+
+/// Runs a one-off command to completion (stdin closed, output captured) and returns its
+/// output, panicking with its status, stdout and stderr when it cannot start or fails.
+pub fn run_checked(what: &str, cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what} ({cmd:?}): {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
