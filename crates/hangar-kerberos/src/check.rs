@@ -45,12 +45,13 @@ pub enum Outcome {
 impl Outcome {
     /// Exit codes: 0 valid, 10 cache missing or unreadable, 11 no TGT, 12 expired, 13 too short.
     pub fn exit_code(&self) -> u8 {
+        use hangar_exit::{code, kerberos};
         match self {
-            Outcome::Valid { .. } => 0,
-            Outcome::Missing { .. } => 10,
-            Outcome::NoTgt => 11,
-            Outcome::Expired { .. } => 12,
-            Outcome::TooShort { .. } => 13,
+            Outcome::Valid { .. } => code::OK,
+            Outcome::Missing { .. } => kerberos::CHECK_MISSING,
+            Outcome::NoTgt => kerberos::CHECK_NO_TGT,
+            Outcome::Expired { .. } => kerberos::CHECK_EXPIRED,
+            Outcome::TooShort { .. } => kerberos::CHECK_TOO_SHORT,
         }
     }
 
@@ -85,6 +86,12 @@ impl Outcome {
                 )
             }
         }
+    }
+}
+
+impl hangar_exit::ExitStatus for Outcome {
+    fn exit_code(&self) -> u8 {
+        Outcome::exit_code(self)
     }
 }
 

@@ -152,41 +152,48 @@ pub enum KerberosError {
 impl KerberosError {
     /// The process exit code (documented in docs/kerberos.md).
     pub fn exit_code(&self) -> u8 {
+        use hangar_exit::{code, kerberos};
         match self {
             KerberosError::Kerberos {
                 kind: FailureKind::Transient,
                 ..
             }
-            | KerberosError::Signals(_) => 1,
+            | KerberosError::Signals(_) => code::FAILURE,
             KerberosError::Settings(settings::SettingsError::Config { code, .. }) => *code,
             KerberosError::Settings(
                 settings::SettingsError::NotABool { .. }
                 | settings::SettingsError::NotANumber { .. },
-            ) => 64,
+            ) => code::BAD_INPUT,
             KerberosError::Settings(settings::SettingsError::UnknownId { .. })
-            | KerberosError::BadPrincipal { .. } => 2,
-            KerberosError::Load(krb5::ContextError::Load { .. }) => 3,
+            | KerberosError::BadPrincipal { .. } => kerberos::BAD_PRINCIPAL,
+            KerberosError::Load(krb5::ContextError::Load { .. }) => kerberos::NO_LIBKRB5,
             KerberosError::Load(krb5::ContextError::Init { .. })
             | KerberosError::Krb5Conf(_)
             | KerberosError::Kerberos {
                 kind: FailureKind::Krb5Conf,
                 ..
-            } => 4,
-            KerberosError::KeytabUnreadable { .. } => 5,
+            } => kerberos::KRB5_CONF,
+            KerberosError::KeytabUnreadable { .. } => kerberos::KEYTAB_UNREADABLE,
             KerberosError::Kerberos {
                 kind: FailureKind::KeytabInvalid,
                 ..
-            } => 6,
+            } => kerberos::KEYTAB_INVALID,
             KerberosError::Kerberos {
                 kind: FailureKind::PrincipalUnknown,
                 ..
-            } => 7,
-            KerberosError::Cache(_) => 8,
+            } => kerberos::PRINCIPAL_UNKNOWN,
+            KerberosError::Cache(_) => kerberos::CACHE,
             KerberosError::Kerberos {
                 kind: FailureKind::Refused,
                 ..
-            } => 9,
+            } => kerberos::REFUSED,
         }
+    }
+}
+
+impl hangar_exit::ExitStatus for KerberosError {
+    fn exit_code(&self) -> u8 {
+        KerberosError::exit_code(self)
     }
 }
 
