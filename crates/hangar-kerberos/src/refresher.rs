@@ -118,12 +118,19 @@ fn run_until_done(opts: &RunOptions) -> Result<(), KerberosError> {
         })?;
         name
     };
+    let krb = Krb5Attempt {
+        opts,
+        ops: &RealFileOps,
+    };
+    let clock = SystemClock { waiter: &waiter };
     let r = Refresher {
         opts,
         name: principal_name,
-        ops: &RealFileOps,
+        krb: &krb,
+        clock: &clock,
+        jitter: schedule::random_unit,
     };
-    r.run(&waiter)
+    r.run()
 }
 
 /// Fails early when `KRB5_CONFIG` names a file that does not exist (libkrb5 would silently
@@ -188,10 +195,58 @@ fn fix_for(kind: FailureKind) -> &'static str {
     }
 }
 
+/// Time as the refresher loop needs it: wall time for ticket times, monotonic time and a wait
+/// that returns early on a signal or the exit file.
+trait Clock {
+    /// Wall time, epoch seconds.
+    fn now(&self) -> i64;
+    /// Monotonic time.
+    fn instant(&self) -> Instant;
+    /// Waits until `deadline`, a signal or the exit file.
+    fn wait_until(&self, deadline: Instant) -> Wake;
+    /// The exit file exists.
+    fn exit_file_present(&self) -> bool;
+}
+
+/// The real clock: the system's time and the signal waiter.
+struct SystemClock<'a> {
+    waiter: &'a Waiter,
+}
+
+impl Clock for SystemClock<'_> {
+    fn now(&self) -> i64 {
+        now()
+    }
+    fn instant(&self) -> Instant {
+        Instant::now()
+    }
+    fn wait_until(&self, deadline: Instant) -> Wake {
+        self.waiter.wait_until(deadline)
+    }
+    fn exit_file_present(&self) -> bool {
+        self.waiter.exit_file_present()
+    }
+}
+
+/// One refresh by `method` (renew the cached TGT or obtain one from the keytab), the new
+/// ticket written to the cache; on success the new TGT's state.
+trait Attempt {
+    fn attempt(&self, method: Method) -> Result<Current, Failure>;
+}
+
+/// The real attempt: a fresh libkrb5 context each time, so krb5.conf changes are picked up.
+struct Krb5Attempt<'a> {
+    opts: &'a RunOptions,
+    ops: &'a dyn FileOps,
+}
+
 struct Refresher<'a> {
     opts: &'a RunOptions,
     name: String,
-    ops: &'a dyn FileOps,
+    krb: &'a dyn Attempt,
+    clock: &'a dyn Clock,
+    /// A number in [0, 1) for the backoff's jitter.
+    jitter: fn() -> f64,
 }
 
 /// A failed refresh attempt.
@@ -218,22 +273,18 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn instant_at(epoch_secs: i64) -> Instant {
-    let delta = epoch_secs - now();
-    Instant::now() + Duration::from_secs(u64::try_from(delta).unwrap_or(0))
+fn instant_at(clock: &dyn Clock, epoch_secs: i64) -> Instant {
+    let delta = epoch_secs - clock.now();
+    clock.instant() + Duration::from_secs(u64::try_from(delta).unwrap_or(0))
 }
 
-impl Refresher<'_> {
+impl Krb5Attempt<'_> {
     fn cache(&self) -> &CacheName {
         &self.opts.settings.ccache
     }
+}
 
-    fn log(&self, level: Level, event: &str, mut fields: Vec<(&str, String)>) {
-        fields.insert(0, ("principal", self.name.clone()));
-        self.opts.logger.log(level, event, &fields);
-    }
-
-    /// One refresh by `method`; on success the new TGT's state.
+impl Attempt for Krb5Attempt<'_> {
     fn attempt(&self, method: Method) -> Result<Current, Failure> {
         let s = &self.opts.settings;
         let ctx = Context::new().map_err(|e| Failure {
@@ -292,6 +343,17 @@ impl Refresher<'_> {
             last_keytab,
         })
     }
+}
+
+impl Refresher<'_> {
+    fn cache(&self) -> &CacheName {
+        &self.opts.settings.ccache
+    }
+
+    fn log(&self, level: Level, event: &str, mut fields: Vec<(&str, String)>) {
+        fields.insert(0, ("principal", self.name.clone()));
+        self.opts.logger.log(level, event, &fields);
+    }
 
     fn fatal(&self, method: Method, f: Failure) -> KerberosError {
         if let Some(e) = f.cache_error {
@@ -333,7 +395,8 @@ impl Refresher<'_> {
         );
     }
 
-    fn run(&self, waiter: &Waiter) -> Result<(), KerberosError> {
+    fn run(&self) -> Result<(), KerberosError> {
+        let clock = self.clock;
         let o = self.opts;
         self.log(
             Level::Info,
@@ -353,7 +416,7 @@ impl Refresher<'_> {
         let mut last_reason = String::new();
         let mut outage_start = 0;
         loop {
-            if waiter.exit_file_present() {
+            if clock.exit_file_present() {
                 self.log(
                     Level::Info,
                     "exiting",
@@ -361,7 +424,7 @@ impl Refresher<'_> {
                 );
                 return Ok(());
             }
-            let mut result = self.attempt(method);
+            let mut result = self.krb.attempt(method);
             if method == Method::Renew
                 && let Err(f) = &result
             {
@@ -374,12 +437,12 @@ impl Refresher<'_> {
                     ],
                 );
                 method = Method::Keytab;
-                result = self.attempt(method);
+                result = self.krb.attempt(method);
             }
             let wake = match result {
                 Ok(mut cur) => {
                     if method == Method::Renew {
-                        cur.last_keytab = current.map_or(now(), |c| c.last_keytab);
+                        cur.last_keytab = current.map_or(clock.now(), |c| c.last_keytab);
                     }
                     if failures > 0 {
                         self.log(
@@ -387,7 +450,7 @@ impl Refresher<'_> {
                             "recovered",
                             vec![
                                 ("failures", failures.to_string()),
-                                ("outage_seconds", (now() - outage_start).to_string()),
+                                ("outage_seconds", (clock.now() - outage_start).to_string()),
                             ],
                         );
                     }
@@ -400,7 +463,7 @@ impl Refresher<'_> {
                         return Ok(());
                     }
                     method = next_method;
-                    waiter.wait_until(instant_at(at))
+                    clock.wait_until(instant_at(clock, at))
                 }
                 Err(f) => {
                     let startup = current.is_none();
@@ -411,14 +474,10 @@ impl Refresher<'_> {
                         return Err(self.fatal(method, f));
                     }
                     if failures == 0 {
-                        outage_start = now();
+                        outage_start = clock.now();
                     }
-                    let delay = schedule::backoff(
-                        failures,
-                        o.retry_initial,
-                        o.retry_max,
-                        schedule::random_unit(),
-                    );
+                    let delay =
+                        schedule::backoff(failures, o.retry_initial, o.retry_max, (self.jitter)());
                     failures = failures.saturating_add(1);
                     let level = if f.reason == last_reason {
                         Level::Debug
@@ -440,12 +499,12 @@ impl Refresher<'_> {
                         ],
                     );
                     last_reason = f.reason;
-                    let retry_at = Instant::now() + delay;
+                    let retry_at = clock.instant() + delay;
                     method = match current {
                         Some(c)
                             if schedule::can_renew(
                                 &c,
-                                now() + i64::try_from(delay.as_secs()).unwrap_or(0),
+                                clock.now() + i64::try_from(delay.as_secs()).unwrap_or(0),
                                 &o.policy,
                             ) =>
                         {
@@ -453,7 +512,7 @@ impl Refresher<'_> {
                         }
                         _ => Method::Keytab,
                     };
-                    waiter.wait_until(retry_at)
+                    clock.wait_until(retry_at)
                 }
             };
             match wake {
@@ -488,9 +547,11 @@ impl Refresher<'_> {
 }
 
 #[cfg(test)]
+mod state_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-
     #[test]
     fn keytab_paths() {
         assert_eq!(
