@@ -129,6 +129,7 @@ fn run_until_done(opts: &RunOptions) -> Result<(), KerberosError> {
         krb: &krb,
         clock: &clock,
         jitter: schedule::random_unit,
+        sink: &opts.logger,
     };
     r.run()
 }
@@ -247,6 +248,19 @@ struct Refresher<'a> {
     clock: &'a dyn Clock,
     /// A number in [0, 1) for the backoff's jitter.
     jitter: fn() -> f64,
+    /// Where the loop's events go (the options' logger).
+    sink: &'a dyn LogSink,
+}
+
+/// Receives the refresher loop's log events.
+trait LogSink {
+    fn log(&self, level: Level, event: &str, fields: &[(&str, String)]);
+}
+
+impl LogSink for Logger {
+    fn log(&self, level: Level, event: &str, fields: &[(&str, String)]) {
+        Logger::log(self, level, event, fields);
+    }
 }
 
 /// A failed refresh attempt.
@@ -352,7 +366,7 @@ impl Refresher<'_> {
 
     fn log(&self, level: Level, event: &str, mut fields: Vec<(&str, String)>) {
         fields.insert(0, ("principal", self.name.clone()));
-        self.opts.logger.log(level, event, &fields);
+        self.sink.log(level, event, &fields);
     }
 
     fn fatal(&self, method: Method, f: Failure) -> KerberosError {

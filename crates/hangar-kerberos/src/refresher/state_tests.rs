@@ -132,6 +132,7 @@ fn run_fake(
         krb: kdc,
         clock,
         jitter,
+        sink: &opts.logger,
     }
     .run()
 }
@@ -278,4 +279,65 @@ fn permanent_failure_at_start_is_fatal() {
     let err = run_fake(&options(false), &clock, &kdc, || 0.5).unwrap_err();
     assert_eq!(err.exit_code(), hangar_exit::kerberos::PRINCIPAL_UNKNOWN);
     assert!(clock.waits.borrow().is_empty());
+}
+
+/// Records the events the loop logs.
+#[derive(Default)]
+struct Events(RefCell<Vec<Event>>);
+
+/// Level, event name, fields.
+type Event = (Level, String, Vec<(String, String)>);
+
+impl LogSink for Events {
+    fn log(&self, level: Level, event: &str, fields: &[(&str, String)]) {
+        let fields = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        self.0.borrow_mut().push((level, event.to_owned(), fields));
+    }
+}
+
+#[test]
+fn outage_is_warned_once_and_recovery_logged_with_its_length() {
+    let clock = FakeClock::new(6);
+    let kdc = kdc(&clock, 600, 0, |n| {
+        (1..=4).contains(&n).then_some(FailureKind::Transient)
+    });
+    let events = Events::default();
+    let opts = options(false);
+    Refresher {
+        opts: &opts,
+        name: opts.settings.principal.clone(),
+        krb: &kdc,
+        clock: &clock,
+        jitter: || 0.5,
+        sink: &events,
+    }
+    .run()
+    .unwrap();
+    let ev = events.0.borrow();
+    let failed: Vec<Level> = ev
+        .iter()
+        .filter(|e| e.1 == "refresh_failed")
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(
+        failed,
+        [Level::Warn, Level::Debug, Level::Debug, Level::Debug]
+    );
+    // During the outage the last good ticket's expiry is reported: it was not replaced.
+    let first_ok = clock.wall0 + 600;
+    for e in ev.iter().filter(|e| e.1 == "refresh_failed") {
+        let expires = e.2.iter().find(|f| f.0 == "cache_expires").unwrap();
+        assert_eq!(expires.1, rfc3339(first_ok));
+    }
+    let recovered: Vec<_> = ev.iter().filter(|e| e.1 == "recovered").collect();
+    assert_eq!(recovered.len(), 1);
+    let field = |k: &str| recovered[0].2.iter().find(|f| f.0 == k).unwrap().1.clone();
+    assert_eq!(field("failures"), "4");
+    // Retries of 0.75, 1.5, 3 and 6 s (truncated to whole seconds of fake wall time).
+    let outage: i64 = field("outage_seconds").parse().unwrap();
+    assert!((9..=12).contains(&outage), "{outage}");
+    assert_eq!(ev.last().unwrap().1, "exiting");
 }
