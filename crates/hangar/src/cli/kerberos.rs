@@ -219,8 +219,7 @@ fn run_options(
 }
 
 fn exit_error(e: impl Into<KerberosError>) -> anyhow::Error {
-    let e: KerberosError = e.into();
-    super::with_code(e.exit_code(), e)
+    super::exit_error(e.into())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub(crate) struct ExitError {
 
 impl ExitError {
     /// The typed error this exit came from.
-    #[allow(dead_code)] // kept for callers that need to look inside; tests use it
+    #[cfg(test)]
     pub(crate) fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
         &*self.cause
     }
