@@ -2,9 +2,10 @@
 //! progress, failure with the failing step and nothing tagged, the live view, SIGTERM
 //! clean-up, secrets and the context layout.
 //!
-//! The builds use buildah with the storage driver and isolation chosen by the environment
-//! (`STORAGE_DRIVER=vfs`, `BUILDAH_ISOLATION=chroot`), the way CI runs them, and a
-//! `FROM scratch` base holding a static busybox.
+//! The builds use buildah and podman with a storage of their own (`CONTAINERS_STORAGE_CONF`:
+//! vfs under the test cache, so neither tool's earlier state on the machine picks the driver),
+//! chroot isolation (`BUILDAH_ISOLATION=chroot`) and a `FROM scratch` base holding a static
+//! busybox.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,10 +19,32 @@ use crate::build_frontend::{HANGAR, clean_env, hangar_build, text};
 const BASE: &str = "localhost/hangar-frontend-busybox:latest";
 static BUILDAH: Mutex<()> = Mutex::new(());
 
+/// A `storage.conf` for these tests: vfs in a graph root of their own, shared by buildah and
+/// podman (podman's state database lives under the graph root too). Written once per run.
+fn storage_conf() -> PathBuf {
+    static CONF: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CONF.get_or_init(|| {
+        let dir = hangar_testkit::cache_dir("build-real-storage");
+        let runroot = PathBuf::from("/run/hangar-build-real"); // podman wants a short path
+        fs::create_dir_all(&runroot).unwrap();
+        let conf = dir.join("storage.conf");
+        let body = format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            dir.join("root").display(),
+            runroot.display()
+        );
+        let tmp = dir.join(format!("storage.conf.tmp{}", std::process::id()));
+        fs::write(&tmp, body).unwrap();
+        fs::rename(&tmp, &conf).unwrap();
+        conf
+    })
+    .clone()
+}
+
 fn buildah(args: &[&str]) -> Output {
     Command::new("buildah")
         .args(args)
-        .env("STORAGE_DRIVER", "vfs")
+        .env("CONTAINERS_STORAGE_CONF", storage_conf())
         .output()
         .unwrap()
 }
@@ -109,7 +132,7 @@ fn read_image_files(image: &str, paths: &[&str]) -> Vec<Option<String>> {
 
 fn real_build(dir: &Path, engine: &str) -> Command {
     let mut cmd = hangar_build(dir);
-    cmd.env("STORAGE_DRIVER", "vfs")
+    cmd.env("CONTAINERS_STORAGE_CONF", storage_conf())
         .env("BUILDAH_ISOLATION", "chroot")
         .env("TMPDIR", dir.join("tmp"));
     fs::create_dir_all(dir.join("tmp")).unwrap();
@@ -284,7 +307,7 @@ fn real_buildah_build_on_a_terminal_shows_a_live_view() {
         ])
         .current_dir(dir.path())
         .env("HANGAR", HANGAR)
-        .env("STORAGE_DRIVER", "vfs")
+        .env("CONTAINERS_STORAGE_CONF", storage_conf())
         .env("BUILDAH_ISOLATION", "chroot")
         .env("TMPDIR", dir.path().join("tmp"))
         .output()
