@@ -1,7 +1,7 @@
-//! Real production-image builds: buildah (vfs storage, chroot isolation) on a Debian base made
-//! with debootstrap, real Airflow from PyPI, images run with podman + runc.
+//! Real production-image builds: buildah (the test kit's overlay store, chroot isolation) on a
+//! Debian base made with debootstrap, real Airflow from PyPI, images run with podman + runc.
 //!
-//! Builds are serialised (two cores; vfs copies whole filesystems) and every test removes the
+//! Builds are serialised (two cores) and every test removes the
 //! images and layers it created. A build takes minutes: these are the slowest tests of the
 //! workspace. Needs: buildah podman runc debootstrap (apt), PyPI and the Debian mirror.
 
@@ -33,20 +33,14 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// `hangar build` with buildah on vfs + chroot and the test machine's CA bundle.
+/// `hangar build` with buildah on the test kit's store, chroot isolation and the test
+/// machine's CA bundle.
 fn hangar_build(ca: &Path, args: &[&str]) -> Output {
     let ca = ca.display().to_string();
     hangar()
         .env("BUILDAH_ISOLATION", "chroot")
-        .args([
-            "build",
-            "--engine",
-            "buildah",
-            "--storage-driver",
-            "vfs",
-            "--progress",
-            "plain",
-        ])
+        .env("CONTAINERS_STORAGE_CONF", images::storage_conf())
+        .args(["build", "--engine", "buildah", "--progress", "plain"])
         .args([
             "--python",
             BASE_PYTHON,
