@@ -159,7 +159,9 @@ impl KerberosError {
                 ..
             }
             | KerberosError::Signals(_) => code::FAILURE,
-            KerberosError::Settings(settings::SettingsError::Config { code, .. }) => *code,
+            KerberosError::Settings(settings::SettingsError::Config(e)) => {
+                hangar_exit::ExitStatus::exit_code(e)
+            }
             KerberosError::Settings(
                 settings::SettingsError::NotABool { .. }
                 | settings::SettingsError::NotANumber { .. },

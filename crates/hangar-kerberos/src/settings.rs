@@ -42,10 +42,7 @@ impl KerberosConfig for hangar_config::AirflowConfig {
                 value: r.value,
                 source: r.source.to_string(),
             })),
-            Err(e) => Err(SettingsError::Config {
-                code: e.exit_code(),
-                message: e.to_string(),
-            }),
+            Err(e) => Err(SettingsError::Config(e)),
         }
     }
 }
@@ -62,14 +59,10 @@ impl KerberosConfig for BTreeMap<String, String> {
 /// A bad setting.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// Reading Airflow's configuration failed (the message names the variable or file).
-    #[error("{message}")]
-    Config {
-        /// The configuration error's exit code (see `hangar_config::ConfigError::exit_code`).
-        code: u8,
-        /// The configuration error, already phrased for the user.
-        message: String,
-    },
+    /// Reading Airflow's configuration failed (the message names the variable or file); the
+    /// exit code is the configuration error's own (`hangar_exit::ExitStatus`).
+    #[error("{0}")]
+    Config(#[from] hangar_config::ConfigError),
     /// A number was expected.
     #[error("{source_name} must be a whole number of seconds, got {value:?}; fix the value")]
     NotANumber {
@@ -465,6 +458,27 @@ mod tests {
                 .contains("--cache-owner \"no-such-user-hangar\": no such user"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_config_error_stays_typed_with_its_exit_code() {
+        let env: Env = [(
+            "AIRFLOW__KERBEROS__INCLUDE_IP_CMD".to_owned(),
+            "exit 3".to_owned(),
+        )]
+        .into();
+        let cfg = hangar_config::AirflowConfig::load(&env).unwrap();
+        let e = cfg.kerberos_value("include_ip").unwrap_err();
+        let source = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<hangar_config::ConfigError>())
+            .expect("the typed configuration error is the source");
+        assert!(matches!(
+            source,
+            hangar_config::ConfigError::CmdFailed { .. }
+        ));
+        assert_eq!(e.to_string(), source.to_string());
+        let code = hangar_exit::ExitStatus::exit_code(source);
+        assert_eq!(crate::KerberosError::Settings(e).exit_code(), code);
     }
 
     #[test]

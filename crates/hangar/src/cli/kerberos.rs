@@ -125,12 +125,8 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env: Env = std::env::vars().collect();
-    let cfg = hangar_config::AirflowConfig::load(&env).map_err(|e| {
-        exit_error(SettingsError::Config {
-            code: e.exit_code(),
-            message: e.to_string(),
-        })
-    })?;
+    let cfg = hangar_config::AirflowConfig::load(&env)
+        .map_err(|e| exit_error(SettingsError::Config(e)))?;
     match args.command {
         Some(Sub::Check(c)) => run_check(&c, &cfg, &env),
         None => run_refresher(*args.run, &cfg, &env),
