@@ -3,10 +3,16 @@
 //! This binary only parses arguments and wires the library crates together. It is a
 //! multi-call binary: started under the name `entrypoint` (as `/entrypoint` in the image)
 //! it behaves exactly like `hangar entrypoint`.
+//!
+//! Each command is a cargo feature (`build`, `install`, `entrypoint` with `init` and `wait`,
+//! `kerberos`; all by default), so that a build for one container carries only its command and
+//! the crates behind it.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // the command-line front end prints its results
 
+#[cfg(feature = "entrypoint")]
 use std::ffi::OsString;
+#[cfg(feature = "entrypoint")]
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -24,40 +30,56 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build a production Airflow image through docker buildx, podman or buildah.
+    #[cfg(feature = "build")]
     Build(cli::build::Args),
     /// Run as the image's PID 1: prepare the environment, wait for services, run the command.
+    #[cfg(feature = "entrypoint")]
     Entrypoint(cli::entrypoint::Args),
     /// Wait until the metadata database, the Celery broker or the given URLs accept connections.
+    #[cfg(feature = "entrypoint")]
     Wait(cli::wait::Args),
     /// Run a command as a minimal init (PID 1): forward signals, reap zombies, pass exit codes.
+    #[cfg(feature = "entrypoint")]
     Init(cli::init::Args),
     /// Keep a Kerberos ticket cache fresh from a keytab (sidecar), or check it.
+    #[cfg(feature = "kerberos")]
     Kerberos(cli::kerberos::Args),
     /// Steps run inside the image build (called by the Dockerfile, not by hand).
+    #[cfg(feature = "install")]
     #[command(hide = true)]
     Install(cli::install::Args),
 }
 
 fn main() -> ExitCode {
-    let mut argv = std::env::args_os();
-    let argv0 = argv.next().unwrap_or_default();
-    if invoked_as_entrypoint(&argv0) {
-        let args: Vec<OsString> = argv.collect();
-        return finish(cli::entrypoint::run_multicall(args));
+    #[cfg(feature = "entrypoint")]
+    {
+        let mut argv = std::env::args_os();
+        let argv0 = argv.next().unwrap_or_default();
+        if invoked_as_entrypoint(&argv0) {
+            let args: Vec<OsString> = argv.collect();
+            return finish(cli::entrypoint::run_multicall(args));
+        }
     }
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "build")]
         Command::Build(args) => cli::build::run(args),
+        #[cfg(feature = "entrypoint")]
         Command::Entrypoint(args) => cli::entrypoint::run(args),
+        #[cfg(feature = "entrypoint")]
         Command::Wait(args) => cli::wait::run(args),
+        #[cfg(feature = "entrypoint")]
         Command::Init(args) => cli::init::run(args),
+        #[cfg(feature = "kerberos")]
         Command::Kerberos(args) => cli::kerberos::run(args),
+        #[cfg(feature = "install")]
         Command::Install(args) => cli::install::run(args),
     };
     finish(result)
 }
 
 /// True when the binary was started under the name `entrypoint` (e.g. `/entrypoint`).
+#[cfg(feature = "entrypoint")]
 fn invoked_as_entrypoint(argv0: &OsString) -> bool {
     Path::new(argv0)
         .file_name()
@@ -83,6 +105,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "entrypoint")]
     fn multicall_name_is_recognised() {
         assert!(invoked_as_entrypoint(&OsString::from("/entrypoint")));
         assert!(invoked_as_entrypoint(&OsString::from("entrypoint")));

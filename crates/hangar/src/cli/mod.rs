@@ -1,13 +1,21 @@
 //! One module per subcommand: its clap arguments and the function that runs it.
-//! Each module owns its own file; `main.rs` only dispatches.
+//! Each module owns its own file and is compiled only with its command's feature; `main.rs`
+//! only dispatches.
 
+#[cfg(feature = "build")]
 pub(crate) mod build;
+#[cfg(feature = "entrypoint")]
 pub(crate) mod entrypoint;
+#[cfg(feature = "entrypoint")]
 pub(crate) mod init;
+#[cfg(feature = "install")]
 pub(crate) mod install;
+#[cfg(feature = "kerberos")]
 pub(crate) mod kerberos;
+#[cfg(feature = "entrypoint")]
 pub(crate) mod wait;
 
+#[cfg(any(test, feature = "entrypoint", feature = "kerberos"))]
 use hangar_exit::ExitStatus;
 
 /// Exit code for an error that reached `main`: that of the first [`ExitError`] in its chain,
@@ -45,6 +53,7 @@ impl std::fmt::Display for ExitError {
 impl std::error::Error for ExitError {}
 
 /// Wraps a typed error with the exit code it maps to through [`ExitStatus`].
+#[cfg(any(test, feature = "entrypoint", feature = "kerberos"))]
 pub(crate) fn exit_error<E>(e: E) -> anyhow::Error
 where
     E: ExitStatus + std::error::Error + Send + Sync + 'static,
@@ -53,6 +62,7 @@ where
 }
 
 /// Wraps an error with an explicit exit code (for errors whose code depends on the command).
+#[cfg(any(test, feature = "build", feature = "entrypoint", feature = "kerberos"))]
 pub(crate) fn with_code<E>(code: u8, e: E) -> anyhow::Error
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -64,6 +74,7 @@ where
 }
 
 /// An error of hangar's own, told by a message, with an explicit exit code.
+#[cfg(feature = "entrypoint")]
 pub(crate) fn with_message(code: u8, message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(ExitError {
         code,
