@@ -108,10 +108,11 @@ pub struct SecretFile {
     pub src: PathBuf,
 }
 
-/// Everything an engine command line needs. Paths are those of the assembled context.
+/// What the engine builds and how: everything on its command line except the engine itself
+/// and the paths of the assembled context. A new engine setting is added here only; the
+/// resolved plan carries this type and adds where each value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    pub engine: Engine,
+pub struct BuildSpec {
     /// `NAME=VALUE` pairs in the order given.
     pub build_args: Vec<(String, String)>,
     pub secrets: Vec<SecretFile>,
@@ -126,6 +127,13 @@ pub struct Invocation {
     pub timestamp: Option<String>,
     /// Passed verbatim before the context path.
     pub engine_args: Vec<String>,
+}
+
+/// Everything an engine command line needs. Paths are those of the assembled context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub engine: Engine,
+    pub spec: BuildSpec,
     pub dockerfile: PathBuf,
     pub iidfile: PathBuf,
     pub context: PathBuf,
@@ -134,11 +142,12 @@ pub struct Invocation {
 /// The exact argv (program first) that runs the build.
 #[must_use]
 pub fn argv(inv: &Invocation) -> Vec<OsString> {
+    let spec = &inv.spec;
     let mut a: Vec<OsString> = vec![inv.engine.program().into()];
     let mut push = |s: &str| a.push(s.into());
     match inv.engine {
         Engine::Buildah | Engine::Podman => {
-            if let Some(driver) = &inv.storage_driver {
+            if let Some(driver) = &spec.storage_driver {
                 push("--storage-driver");
                 push(driver);
             }
@@ -151,12 +160,12 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
             // buildah keeps the working container of a failed step unless told otherwise.
             push("--force-rm");
             push("--format");
-            push(inv.format.as_str());
-            if let Some(isolation) = &inv.isolation {
+            push(spec.format.as_str());
+            if let Some(isolation) = &spec.isolation {
                 push("--isolation");
                 push(isolation);
             }
-            if let Some(ts) = &inv.timestamp {
+            if let Some(ts) = &spec.timestamp {
                 push("--timestamp");
                 push(ts);
             }
@@ -168,31 +177,31 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
             push("--progress=plain");
         }
     }
-    for (k, v) in &inv.build_args {
+    for (k, v) in &spec.build_args {
         push("--build-arg");
         push(&format!("{k}={v}"));
     }
-    for s in &inv.secrets {
+    for s in &spec.secrets {
         a.push("--secret".into());
-        let mut spec = OsString::from(match inv.engine {
+        let mut secret = OsString::from(match inv.engine {
             // buildx picks `type=env` when a variable named like the id exists: be explicit.
             Engine::Docker => format!("type=file,id={},src=", s.id),
             Engine::Buildah | Engine::Podman => format!("id={},src=", s.id),
         });
-        spec.push(&s.src);
-        a.push(spec);
+        secret.push(&s.src);
+        a.push(secret);
     }
     a.push("--iidfile".into());
     a.push(inv.iidfile.clone().into());
-    if let Some(target) = &inv.target {
+    if let Some(target) = &spec.target {
         a.push("--target".into());
         a.push(target.into());
     }
-    for t in &inv.tags {
+    for t in &spec.tags {
         a.push("-t".into());
         a.push(t.into());
     }
-    a.extend(inv.engine_args.iter().map(OsString::from));
+    a.extend(spec.engine_args.iter().map(OsString::from));
     a.push("-f".into());
     a.push(inv.dockerfile.clone().into());
     a.push(inv.context.clone().into());
@@ -227,21 +236,23 @@ mod tests {
     fn invocation(engine: Engine) -> Invocation {
         Invocation {
             engine,
-            build_args: vec![
-                ("AIRFLOW_VERSION".into(), "3.1.0".into()),
-                ("ADDITIONAL_PYTHON_DEPS".into(), "rich httpx>=0.27".into()),
-            ],
-            secrets: vec![SecretFile {
-                id: "hangar-ca".into(),
-                src: "/etc/ssl/certs/ca-certificates.crt".into(),
-            }],
-            tags: vec!["my/airflow:3.1.0".into()],
-            target: None,
-            format: ImageFormat::Docker,
-            storage_driver: None,
-            isolation: None,
-            timestamp: None,
-            engine_args: vec![],
+            spec: BuildSpec {
+                build_args: vec![
+                    ("AIRFLOW_VERSION".into(), "3.1.0".into()),
+                    ("ADDITIONAL_PYTHON_DEPS".into(), "rich httpx>=0.27".into()),
+                ],
+                secrets: vec![SecretFile {
+                    id: "hangar-ca".into(),
+                    src: "/etc/ssl/certs/ca-certificates.crt".into(),
+                }],
+                tags: vec!["my/airflow:3.1.0".into()],
+                target: None,
+                format: ImageFormat::Docker,
+                storage_driver: None,
+                isolation: None,
+                timestamp: None,
+                engine_args: vec![],
+            },
             dockerfile: "/w/context/Dockerfile".into(),
             iidfile: "/w/image-id".into(),
             context: "/w/context".into(),
@@ -255,9 +266,9 @@ mod tests {
     #[test]
     fn buildah_argv() {
         let mut inv = invocation(Engine::Buildah);
-        inv.storage_driver = Some("vfs".into());
-        inv.isolation = Some("chroot".into());
-        inv.engine_args = vec!["--jobs".into(), "2".into()];
+        inv.spec.storage_driver = Some("vfs".into());
+        inv.spec.isolation = Some("chroot".into());
+        inv.spec.engine_args = vec!["--jobs".into(), "2".into()];
         assert_eq!(
             strings(&argv(&inv)),
             [
@@ -293,10 +304,10 @@ mod tests {
     #[test]
     fn podman_argv() {
         let mut inv = invocation(Engine::Podman);
-        inv.format = ImageFormat::Oci;
-        inv.target = Some("airflow-build-image".into());
-        inv.timestamp = Some("1700000000".into());
-        inv.tags.push("second:tag".into());
+        inv.spec.format = ImageFormat::Oci;
+        inv.spec.target = Some("airflow-build-image".into());
+        inv.spec.timestamp = Some("1700000000".into());
+        inv.spec.tags.push("second:tag".into());
         assert_eq!(
             strings(&argv(&inv)),
             [
@@ -333,8 +344,8 @@ mod tests {
     fn docker_argv() {
         let mut inv = invocation(Engine::Docker);
         // Storage driver, isolation and format are buildah/podman settings.
-        inv.storage_driver = Some("vfs".into());
-        inv.isolation = Some("chroot".into());
+        inv.spec.storage_driver = Some("vfs".into());
+        inv.spec.isolation = Some("chroot".into());
         assert_eq!(
             strings(&argv(&inv)),
             [

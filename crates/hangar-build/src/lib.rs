@@ -133,6 +133,6 @@ pub fn execute(
         .to_owned();
     Ok(Outcome {
         image_id,
-        tags: plan.tags.clone(),
+        tags: plan.spec.tags.clone(),
     })
 }

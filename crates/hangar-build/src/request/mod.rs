@@ -1,0 +1,155 @@
+//! Turning the layered options into a build plan: the build args (each with where it came
+//! from), the secrets, the tags and the context, all validated before any engine runs.
+//!
+//! [`resolve`] runs one step per concern, each in its own module; their order is the order in
+//! which invalid input is reported.
+
+mod airflow;
+mod args;
+mod context_files;
+mod date;
+mod describe;
+mod error;
+mod packages;
+mod python;
+mod secrets;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use self::date::rfc3339;
+pub use self::error::ResolveError;
+use crate::context::ContextPlan;
+use crate::engine::{BuildSpec, Engine, Invocation};
+use crate::options::{BuildOptions, EngineChoice, Origin, ProgressMode, Sourced};
+
+/// Where a local Airflow source tree or distribution lands in the build stage.
+pub const AIRFLOW_SOURCES_TO: &str = "/opt/airflow-sources";
+
+/// Secret ids the Dockerfile mounts.
+pub const SECRET_CA: &str = "hangar-ca";
+pub const SECRET_PIP_CONF: &str = "pip-conf";
+pub const SECRET_NETRC: &str = "netrc";
+
+/// What hangar knows about a build arg of its Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgStatus {
+    Current,
+    /// An older name; the text names its replacement.
+    Legacy(String),
+    /// Accepted but without effect today; the text says why.
+    NoOp(String),
+}
+
+/// The catalogue of build args of the Dockerfile being built.
+pub trait ArgCatalogue {
+    /// `None` when the Dockerfile does not declare `name`.
+    fn status(&self, name: &str) -> Option<ArgStatus>;
+    /// Syntax check of one value; the error says what is wrong and how to fix it.
+    ///
+    /// # Errors
+    /// The value is malformed.
+    fn validate(&self, name: &str, value: &str) -> Result<(), String>;
+    /// True when a value seems to carry a credential (a password in a URL, a token…).
+    fn looks_like_credential(&self, value: &str) -> bool;
+}
+
+/// Facts read from the environment of the `hangar build` process (not `HANGAR_*` options).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvFacts {
+    /// `BUILDAH_ISOLATION`, made explicit on buildah and podman command lines.
+    pub buildah_isolation: Option<String>,
+    /// `SOURCE_DATE_EPOCH`, passed as `--timestamp` to buildah and podman.
+    pub source_date_epoch: Option<String>,
+    /// The current time (seconds since the epoch), for the image's creation date when
+    /// `SOURCE_DATE_EPOCH` is not set.
+    pub now: u64,
+}
+
+/// A validated build, ready for an engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub engine: Sourced<EngineChoice>,
+    /// What the engine's command line carries.
+    pub spec: BuildSpec,
+    /// Where the values of `spec` came from.
+    pub sources: Sources,
+    pub progress: ProgressMode,
+    pub context: ContextPlan,
+    /// Non-fatal findings (legacy or no-op build args…), shown before the build.
+    pub warnings: Vec<String>,
+}
+
+/// Where each build arg and secret of a [`Plan`] came from, for `--dry-run`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// By build-arg name.
+    pub build_args: BTreeMap<String, Origin>,
+    /// By secret id.
+    pub secrets: BTreeMap<String, Origin>,
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("https://") || s.starts_with("http://")
+}
+
+/// Validates the options and resolves them into a [`Plan`].
+///
+/// # Errors
+/// The first invalid input, named with its origin and the fix.
+pub fn resolve(
+    o: &BuildOptions,
+    env: &EnvFacts,
+    catalogue: &dyn ArgCatalogue,
+) -> Result<Plan, ResolveError> {
+    let mut derived = args::Derived::default();
+    python::python(o, &mut derived)?;
+    let airflow_sources = airflow::airflow(o, &mut derived)?;
+    packages::packages(o, &mut derived);
+    let extra_context_files = context_files::context_files(o, &mut derived)?;
+    date::image_date(o, env, &mut derived)?;
+    args::hangar_binary(&mut derived);
+    let args = args::merge(derived, &o.build_args)?;
+    let warnings = args::check(&args, catalogue, o.dockerfile.is_none())?;
+    settings::check_engine_args(o, catalogue)?;
+    let secrets = secrets::secrets(o)?;
+    let dockerfile = context_files::dockerfile(o)?;
+    let tags = settings::tags(o)?;
+    let (spec, sources) = settings::spec(o, env, args, secrets, tags);
+    Ok(Plan {
+        engine: settings::engine(o),
+        spec,
+        sources,
+        progress: o.progress.as_ref().map_or(ProgressMode::Auto, |p| p.value),
+        context: ContextPlan {
+            dockerfile,
+            context_files: o.context_files.as_ref().map(|c| c.value.clone()),
+            extra_context_files,
+            airflow_sources,
+        },
+        warnings,
+    })
+}
+
+impl Plan {
+    /// The engine invocation for this plan with the given context paths.
+    #[must_use]
+    pub fn invocation(
+        &self,
+        engine: Engine,
+        dockerfile: &Path,
+        context: &Path,
+        iidfile: &Path,
+    ) -> Invocation {
+        Invocation {
+            engine,
+            spec: self.spec.clone(),
+            dockerfile: dockerfile.to_path_buf(),
+            iidfile: iidfile.to_path_buf(),
+            context: context.to_path_buf(),
+        }
+    }
+}
