@@ -1,10 +1,11 @@
-//! The typed reasons the protocol code gives, and the PostgreSQL `sslmode=prefer` fallback
-//! that is decided on them, against a scripted server on loopback.
+//! The PostgreSQL `sslmode` handling of [`probe`] end to end, and the typed reasons the
+//! `sslmode=prefer` fallback is decided on, against a scripted server on loopback.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
+use super::postgres::pg_msg;
 use super::*;
 
 fn pg_error(code: &str, msg: &str) -> Vec<u8> {
@@ -16,80 +17,6 @@ fn pg_error(code: &str, msg: &str) -> Vec<u8> {
     }
     body.push(0);
     pg_msg(b'E', &body)
-}
-
-#[test]
-fn postgres_error_responses_carry_their_sqlstate() {
-    let e = pg_classify("57P03", "the database system is starting up", true).unwrap();
-    assert_eq!(e.kind(), Kind::NotReady);
-    assert_eq!(e.reason(), &Reason::Sqlstate("57P03".into()));
-    assert_eq!(
-        e.message(),
-        "the database system is starting up (SQLSTATE 57P03)"
-    );
-    let e = pg_classify("28000", "no pg_hba.conf entry", true).unwrap();
-    assert!(pg_hba_rejected(&e), "{e:?}");
-    assert!(
-        e.message()
-            .starts_with("no pg_hba.conf entry (SQLSTATE 28000): the role")
-    );
-    let e = pg_classify("28P01", "password authentication failed", true).unwrap();
-    assert_eq!(e.kind(), Kind::Rejected);
-    assert!(!pg_hba_rejected(&e));
-    // A message that merely mentions the code is not a pg_hba.conf rejection.
-    let e = pg_classify("XX000", "saw (SQLSTATE 28000) earlier", true).unwrap();
-    assert_eq!(e.reason(), &Reason::Sqlstate("XX000".into()));
-    assert!(!pg_hba_rejected(&e));
-    assert_eq!(
-        pg_classify("28P01", "x", false),
-        None,
-        "up, like pg_isready"
-    );
-}
-
-#[test]
-fn other_protocols_carry_their_codes() {
-    let e = redis_error("-LOADING Redis is loading the dataset in memory");
-    assert_eq!(e.kind(), Kind::NotReady);
-    assert_eq!(e.reason(), &Reason::Redis("LOADING".into()));
-    let e = redis_error("-WRONGPASS invalid username-password pair");
-    assert_eq!(e.kind(), Kind::Rejected);
-    assert_eq!(e.reason(), &Reason::Redis("WRONGPASS".into()));
-    assert_eq!(redis_error("HTTP/1.1 400").reason(), &Reason::Protocol);
-
-    let mut close = 403u16.to_be_bytes().to_vec();
-    close.push(14);
-    close.extend_from_slice(b"ACCESS_REFUSED");
-    let e = amqp_refused(&close);
-    assert_eq!((e.kind(), e.reason()), (Kind::Rejected, &Reason::Amqp(403)));
-    assert_eq!(
-        e.message(),
-        "ACCESS_REFUSED (403): fix the user name, password or virtual host in the broker URL"
-    );
-
-    let mut err = vec![0xff];
-    err.extend_from_slice(&1040u16.to_le_bytes());
-    err.extend_from_slice(b"#08004Too many connections");
-    let e = my_error(&err);
-    assert_eq!(
-        (e.kind(), e.reason()),
-        (Kind::NotReady, &Reason::Mysql(1040))
-    );
-    assert_eq!(e.message(), "Too many connections (error 1040)");
-}
-
-#[test]
-fn io_errors_on_a_connection() {
-    use std::io::{Error, ErrorKind};
-    let e = io_err(Error::from(ErrorKind::TimedOut));
-    assert_eq!((e.kind(), e.reason()), (Kind::NotReady, &Reason::NoAnswer));
-    let e = io_err(Error::from(ErrorKind::ConnectionReset));
-    assert_eq!((e.kind(), e.reason()), (Kind::NotReady, &Reason::Closed));
-    let e = io_err(Error::from(ErrorKind::PermissionDenied));
-    assert_eq!(
-        (e.kind(), e.reason()),
-        (Kind::Unreachable, &Reason::Io(ErrorKind::PermissionDenied))
-    );
 }
 
 /// A server that answers each connection's first message (length-prefixed, like the startup
