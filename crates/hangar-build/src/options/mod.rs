@@ -6,43 +6,16 @@
 //! names (`--<key>`) and the environment variables (`HANGAR_<KEY>` in upper snake case), so the
 //! three cannot drift apart.
 
+mod choices;
+mod origin;
+
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::Deserialize;
 
-/// Where a value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// A command-line flag, e.g. `--python`.
-    Flag(String),
-    /// An environment variable, e.g. `HANGAR_PYTHON`.
-    Env(String),
-    /// A key of a configuration file.
-    File { path: PathBuf, key: String },
-    /// Derived by hangar from another option (named in the text).
-    Derived(String),
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Origin::Flag(name) => write!(f, "flag {name}"),
-            Origin::Env(name) => write!(f, "environment variable {name}"),
-            Origin::File { path, key } => write!(f, "`{key}` in {}", path.display()),
-            Origin::Derived(what) => write!(f, "{what}"),
-        }
-    }
-}
-
-/// A value with its origin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sourced<T> {
-    pub value: T,
-    pub origin: Origin,
-}
+pub use self::choices::{EngineChoice, ImageFormat, ProgressMode};
+pub use self::origin::{Origin, Sourced};
 
 /// Which layer a set of raw options belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,85 +57,6 @@ pub enum OptionsError {
         value: String,
         reason: String,
     },
-}
-
-/// The container engine to drive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EngineChoice {
-    /// Detect: docker buildx, then podman, then buildah.
-    Auto,
-    Docker,
-    Podman,
-    Buildah,
-}
-
-impl FromStr for EngineChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "docker" | "buildx" => Ok(Self::Docker),
-            "podman" => Ok(Self::Podman),
-            "buildah" => Ok(Self::Buildah),
-            _ => Err("expected one of: auto, docker, podman, buildah".into()),
-        }
-    }
-}
-
-/// How build progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProgressMode {
-    /// A live view on a terminal, plain lines otherwise.
-    Auto,
-    /// Every engine line, prefixed with the elapsed time.
-    Plain,
-    /// The live view, even when stderr is not a terminal.
-    Tty,
-}
-
-impl FromStr for ProgressMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "plain" => Ok(Self::Plain),
-            "tty" => Ok(Self::Tty),
-            _ => Err("expected one of: auto, plain, tty".into()),
-        }
-    }
-}
-
-/// The image format buildah and podman commit (docker buildx `--load` always gives docker's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ImageFormat {
-    /// Docker schema 2: keeps `HEALTHCHECK`, `SHELL` and `ONBUILD`, like images built by Docker.
-    Docker,
-    /// OCI image format: drops those instructions with a warning.
-    Oci,
-}
-
-impl ImageFormat {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageFormat::Docker => "docker",
-            ImageFormat::Oci => "oci",
-        }
-    }
-}
-
-impl FromStr for ImageFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "docker" => Ok(Self::Docker),
-            "oci" => Ok(Self::Oci),
-            _ => Err("expected one of: docker, oci".into()),
-        }
-    }
 }
 
 /// Parsing of a single environment variable value.
