@@ -1,11 +1,11 @@
-//! The build-arg catalogue of hangar's Dockerfile ([`hangar_install::spec`]) as seen by the
+//! The build-arg catalogue of hangar's Dockerfile ([`hangar_buildargs`]) as seen by the
 //! front end.
 
-use hangar_install::spec::{self, SpecError, Status};
+use hangar_buildargs::{self as spec, SpecError, Status};
 
 use crate::request::{ArgCatalogue, ArgStatus};
 
-/// [`ArgCatalogue`] backed by [`hangar_install::spec`].
+/// [`ArgCatalogue`] backed by [`hangar_buildargs`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SpecCatalogue;
 

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use hangar_buildargs::{self as buildargs, Status};
+
 use crate::InstallError;
-use crate::spec::{self, Status};
 
 /// Build-arg values, looked up by name with the catalogue's defaults.
 #[derive(Debug, Clone, Default)]
@@ -21,7 +22,7 @@ impl BuildArgs {
 
     /// Reads every catalogued arg through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let values = spec::catalogue()
+        let values = buildargs::catalogue()
             .iter()
             .filter_map(|a| lookup(a.name).map(|v| (a.name.to_owned(), v)))
             .collect();
@@ -42,7 +43,7 @@ impl BuildArgs {
         if let Some(v) = self.values.get(name) {
             return v.trim();
         }
-        spec::find(name).map_or("", |a| a.default)
+        buildargs::find(name).map_or("", |a| a.default)
     }
 
     /// True when `name` was given (even empty).
@@ -67,7 +68,7 @@ impl BuildArgs {
     pub fn validate(&self, names: &[&str]) -> Result<(), InstallError> {
         for name in names {
             if self.is_set(name)
-                && let Err(e) = spec::validate(name, self.get(name))
+                && let Err(e) = buildargs::validate(name, self.get(name))
             {
                 return Err(InstallError::Spec(e));
             }
@@ -78,7 +79,7 @@ impl BuildArgs {
     /// Warnings for legacy and no-op args that were set to a non-default value.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for a in spec::catalogue() {
+        for a in buildargs::catalogue() {
             if !self.is_set(a.name) || self.get(a.name) == a.default {
                 continue;
             }

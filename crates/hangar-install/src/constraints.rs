@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use hangar_buildargs::CONSTRAINTS_NONE;
+
 use crate::InstallError;
 use crate::exec::{Cmd, Exec};
-use crate::spec::CONSTRAINTS_NONE;
 
 /// Where the constraints come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +120,7 @@ pub fn fetch(
             if done.code != 0 {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(InstallError::ConstraintsUnreachable {
-                    url: crate::spec::mask_credentials(url),
+                    url: hangar_buildargs::mask_credentials(url),
                 });
             }
             std::fs::rename(&tmp, dest).map_err(io)?;

@@ -1,29 +1,7 @@
 //! Extras resolution: `AIRFLOW_EXTRAS` + `ADDITIONAL_AIRFLOW_EXTRAS`, de-duplicated, minus the
 //! client extras whose system libraries the build was told not to install.
 
-/// Splits a comma-separated extras list into names; on failure returns the offending item.
-/// Blanks around names are ignored; an entirely empty list is valid (no extras).
-pub fn parse_extras(list: &str) -> Result<Vec<String>, String> {
-    if list.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    list.split(',')
-        .map(|item| {
-            let name = item.trim();
-            let ok = !name.is_empty()
-                && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if ok {
-                Ok(name.to_owned())
-            } else {
-                Err(item.to_owned())
-            }
-        })
-        .collect()
-}
+use hangar_buildargs::parse_extras;
 
 /// PEP 685 normalisation: lower case, runs of `-`, `_`, `.` become `-`.
 pub fn normalize(name: &str) -> String {
@@ -133,8 +111,6 @@ mod tests {
             err.contains("ADDITIONAL_AIRFLOW_EXTRAS") && err.contains("celery;x"),
             "{err}"
         );
-        assert!(parse_extras("a,,b").is_err());
-        assert!(parse_extras("-a").is_err());
         assert_eq!(normalize("Microsoft.Azure"), "microsoft-azure");
         assert_eq!(normalize("a__b"), "a-b");
     }

@@ -1,6 +1,6 @@
-//! Install logic run inside the image build (`hangar install <step>`): the build-arg
-//! catalogue, extras resolution, constraints, pip and apt command lines, context-file
-//! installs and the final image's user and permissions.
+//! Install logic run inside the image build (`hangar install <step>`): build args read with
+//! their catalogue defaults, extras resolution, constraints, pip and apt command lines,
+//! context-file installs and the final image's user and permissions.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,6 @@ pub mod exec;
 pub mod extras;
 pub mod pip;
 pub mod source;
-pub mod spec;
 pub mod steps;
 
 /// An error of an in-build step. Every message names the build arg or file at fault and
@@ -25,7 +24,7 @@ pub enum InstallError {
         fix: &'static str,
     },
     #[error(transparent)]
-    Spec(#[from] spec::SpecError),
+    Spec(#[from] hangar_buildargs::SpecError),
     #[error(
         "the base image's python3 is {got:?} but PYTHON_MAJOR_MINOR_VERSION is {wanted:?}; \
          set PYTHON_MAJOR_MINOR_VERSION to the base image's version or pick a PYTHON_BASE_IMAGE with Python {wanted}"

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use hangar_buildargs::{InstallMethod, parse_install_method};
+
 /// A parsed `AIRFLOW_INSTALLATION_METHOD` (or legacy `AIRFLOW_INSTALL_SOURCES`) value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstallSource {
@@ -20,27 +22,12 @@ pub enum InstallSource {
 impl InstallSource {
     /// Parses a method value; the error is a short description of what was expected.
     pub fn parse(value: &str) -> Result<Self, &'static str> {
-        let v = value.trim();
-        if v.is_empty() || v == "apache-airflow" || v == "apache_airflow" {
-            return Ok(Self::PyPi);
-        }
-        if v == "github" {
-            return Ok(Self::GitHub);
-        }
-        let url = v
-            .split_once('@')
-            .filter(|(name, _)| matches!(name.trim(), "apache-airflow" | "apache_airflow"))
-            .map_or(v, |(_, url)| url.trim());
-        if url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file://") {
-            if url.chars().any(char::is_whitespace) {
-                return Err("a URL without spaces");
-            }
-            return Ok(Self::Url(url.to_owned()));
-        }
-        if v.chars().any(char::is_whitespace) || v.contains('@') {
-            return Err("`apache-airflow`, `github`, a path or an archive URL");
-        }
-        Ok(Self::Path(PathBuf::from(v)))
+        Ok(match parse_install_method(value)? {
+            InstallMethod::PyPi => Self::PyPi,
+            InstallMethod::Path(p) => Self::Path(PathBuf::from(p)),
+            InstallMethod::Url(u) => Self::Url(u.to_owned()),
+            InstallMethod::GitHub => Self::GitHub,
+        })
     }
 
     /// The pip requirement for this source with the given extras and version specifier

@@ -604,7 +604,7 @@ pub fn validate(name: &str, value: &str) -> Result<(), SpecError> {
                 )
             }
         }
-        Kind::Extras => match crate::extras::parse_extras(value) {
+        Kind::Extras => match crate::validate::parse_extras(value) {
             Ok(_) => Ok(()),
             Err(bad) => fail(
                 format!("`{bad}` is not an extra name"),
@@ -700,7 +700,7 @@ pub fn validate(name: &str, value: &str) -> Result<(), SpecError> {
             }
         }
         Kind::InstallMethod => {
-            if value.is_empty() || crate::source::InstallSource::parse(value).is_ok() {
+            if value.is_empty() || crate::validate::parse_install_method(value).is_ok() {
                 Ok(())
             } else {
                 fail(
@@ -753,7 +753,7 @@ fn is_env_name(s: &str) -> bool {
 }
 
 /// `N(.N)*` with optional `aN`/`bN`/`rcN`, `.postN`, `.devN` suffixes.
-pub(crate) fn is_pep440_version(v: &str) -> bool {
+fn is_pep440_version(v: &str) -> bool {
     let mut rest = v;
     let mut release_end = rest
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -826,7 +826,7 @@ fn check_requirement(token: &str) -> Result<(), &'static str> {
         let Some(close) = r.find(']') else {
             return Err("has an unclosed `[`");
         };
-        if crate::extras::parse_extras(&r[..close]).is_err() {
+        if crate::validate::parse_extras(&r[..close]).is_err() {
             return Err("has malformed extras");
         }
         rest = &r[close + 1..];

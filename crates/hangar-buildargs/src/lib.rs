@@ -1,0 +1,12 @@
+//! The build args of hangar's root `Dockerfile`, the image's build contract: the catalogue
+//! (name, default, stage, effect, status), the syntax check of each arg's value, and the
+//! detection and masking of credentials passed where build args would record them.
+//!
+//! Both sides of the build use it: `hangar build` checks args before starting an engine, and
+//! the in-build `hangar install` steps read their args with the catalogue's defaults.
+
+mod catalogue;
+mod validate;
+
+pub use catalogue::*;
+pub use validate::{InstallMethod, parse_extras, parse_install_method};
