@@ -21,4 +21,5 @@ pub mod dburl;
 pub mod probe;
 pub mod target;
 pub mod tls;
+mod urlsplit;
 pub mod wait;

@@ -4,8 +4,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::dburl::{DbUrl, UrlError, parse_qsl, redact, unquote};
+use crate::dburl::{DbUrl, UrlError, redact, unquote};
 use crate::tls::{TlsOptions, TlsVerify};
+pub use crate::urlsplit::SplitError;
+use crate::urlsplit::SplitUrl;
 
 /// A secret string (password). `Debug` prints `***`; read it with [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -214,6 +216,15 @@ pub enum TargetError {
         /// The URL, password masked.
         url: String,
     },
+    /// A broker or `tcp://` URL that does not split into scheme, host and port.
+    #[error("cannot wait for `{url}`: {source}")]
+    Split {
+        /// The URL, password masked.
+        url: String,
+        /// What is wrong with its syntax.
+        #[source]
+        source: SplitError,
+    },
     /// A URL or override that cannot be used.
     #[error("cannot wait for `{url}`: {reason}")]
     Invalid {
@@ -397,7 +408,7 @@ impl Target {
     /// `;`-separated failover URLs is checked.
     pub fn for_broker(url: &str, ov: &BrokerOverrides) -> Result<Option<Target>, TargetError> {
         let url = url.split(';').next().unwrap_or(url).trim();
-        let parts = SplitUrl::parse(url)?;
+        let parts = split(url)?;
         let backend = non_empty(ov.backend.as_deref())
             .unwrap_or(&parts.scheme)
             .to_ascii_lowercase();
@@ -440,7 +451,8 @@ impl Target {
             .map(unquote)
             .filter(|s| !s.is_empty())
             .map(Secret);
-        let tls = matches!(backend.as_str(), "rediss" | "amqps").then(|| parts.tls_options());
+        let tls =
+            matches!(backend.as_str(), "rediss" | "amqps").then(|| broker_tls_options(&parts));
         Ok(Some(match backend.as_str() {
             "redis" | "rediss" => Target::Redis {
                 host,
@@ -455,7 +467,7 @@ impl Target {
                 tls,
                 username,
                 password,
-                vhost: parts.vhost(),
+                vhost: kombu_vhost(&parts),
             },
             _ => Target::Tcp { host, port },
         }))
@@ -467,7 +479,7 @@ impl Target {
         let scheme = url.split("://").next().unwrap_or("").to_ascii_lowercase();
         match scheme.as_str() {
             "tcp" => {
-                let parts = SplitUrl::parse(url)?;
+                let parts = split(url)?;
                 match (parts.hostname, parts.port) {
                     (Some(host), Some(port)) if !host.is_empty() => Ok(Target::Tcp { host, port }),
                     _ => Err(TargetError::Invalid {
@@ -572,161 +584,43 @@ impl fmt::Display for Target {
     }
 }
 
-/// A URL split like Python's `urllib.parse.urlsplit` (what kombu and Airflow's entrypoint
-/// use for broker URLs): the netloc ends at the first `/`, `?` or `#`, the user info at its
-/// last `@`, the host is lower-cased and loses IPv6 brackets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct SplitUrl {
-    scheme: String,
-    username: Option<String>,
-    password: Option<String>,
-    hostname: Option<String>,
-    port: Option<u16>,
-    /// The path (from the first `/` after the netloc to `?` or `#`), still encoded.
-    path: String,
-    query: Vec<(String, String)>,
+/// The certificate check of a `rediss`/`amqps` URL, with the parameters Celery reads:
+/// `ssl_cert_reqs` (`none`/`CERT_NONE`, `optional`: no check; `required`, the default:
+/// the chain), `ssl_check_hostname=true` (also the host name), `ssl_ca_certs` (roots).
+fn broker_tls_options(parts: &SplitUrl) -> TlsOptions {
+    let reqs = parts
+        .query_value("ssl_cert_reqs")
+        .unwrap_or("required")
+        .to_ascii_lowercase();
+    let verify = match reqs.trim_start_matches("cert_") {
+        "none" | "optional" => TlsVerify::None,
+        _ if parts
+            .query_value("ssl_check_hostname")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")) =>
+        {
+            TlsVerify::Full
+        }
+        _ => TlsVerify::Chain,
+    };
+    TlsOptions {
+        verify,
+        ca_file: non_empty(parts.query_value("ssl_ca_certs")).map(PathBuf::from),
+    }
 }
 
-impl SplitUrl {
-    fn query_value(&self, key: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
+/// kombu's virtual host: the URL path without its first `/`, decoded, `/` when empty.
+fn kombu_vhost(parts: &SplitUrl) -> String {
+    let p = parts.path.strip_prefix('/').unwrap_or(&parts.path);
+    let v = unquote(p);
+    if v.is_empty() { "/".to_owned() } else { v }
+}
 
-    /// The certificate check of a `rediss`/`amqps` URL, with the parameters Celery reads:
-    /// `ssl_cert_reqs` (`none`/`CERT_NONE`, `optional`: no check; `required`, the default:
-    /// the chain), `ssl_check_hostname=true` (also the host name), `ssl_ca_certs` (roots).
-    fn tls_options(&self) -> TlsOptions {
-        let reqs = self
-            .query_value("ssl_cert_reqs")
-            .unwrap_or("required")
-            .to_ascii_lowercase();
-        let verify = match reqs.trim_start_matches("cert_") {
-            "none" | "optional" => TlsVerify::None,
-            _ if self
-                .query_value("ssl_check_hostname")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")) =>
-            {
-                TlsVerify::Full
-            }
-            _ => TlsVerify::Chain,
-        };
-        TlsOptions {
-            verify,
-            ca_file: non_empty(self.query_value("ssl_ca_certs")).map(PathBuf::from),
-        }
-    }
-
-    /// kombu's virtual host: the path without its first `/`, decoded, `/` when empty.
-    fn vhost(&self) -> String {
-        let p = self.path.strip_prefix('/').unwrap_or(&self.path);
-        let v = unquote(p);
-        if v.is_empty() { "/".to_owned() } else { v }
-    }
-
-    fn parse(raw: &str) -> Result<SplitUrl, TargetError> {
-        let invalid = |reason: &str| TargetError::Invalid {
-            url: redact(raw),
-            reason: reason.to_owned(),
-        };
-        // Like urlsplit: leading C0 controls and spaces go, tabs and newlines anywhere too.
-        let url: String = raw
-            .trim_start_matches(|c: char| c <= ' ')
-            .chars()
-            .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
-            .collect();
-        let syntax =
-            "expected `scheme://[user:password@]host[:port][/path]`, e.g. `redis://redis:6379/0`";
-        let Some((scheme, rest)) = url.split_once(':') else {
-            return Err(invalid(syntax));
-        };
-        let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-        if !valid_scheme {
-            return Err(invalid(syntax));
-        }
-        let mut out = SplitUrl {
-            scheme: scheme.to_ascii_lowercase(),
-            ..SplitUrl::default()
-        };
-        let Some(after) = rest.strip_prefix("//") else {
-            return Ok(out);
-        };
-        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        let netloc = &after[..end];
-        let tail = &after[end..];
-        if netloc.contains('[') != netloc.contains(']') {
-            return Err(invalid("an IPv6 host needs both `[` and `]`"));
-        }
-        if let Some((_, b)) = netloc.split_once('[') {
-            let inside = b.split_once(']').map_or(b, |x| x.0);
-            let addr = inside.split_once('%').map_or(inside, |x| x.0);
-            let ok = if let Some(future) = inside.strip_prefix('v') {
-                future.split_once('.').is_some_and(|(hex, rest)| {
-                    !hex.is_empty()
-                        && hex.bytes().all(|c| c.is_ascii_hexdigit())
-                        && !rest.is_empty()
-                })
-            } else {
-                addr.parse::<std::net::Ipv6Addr>().is_ok()
-            };
-            if !ok {
-                return Err(invalid("the host in `[...]` is not an IPv6 address"));
-            }
-        }
-        out.path = tail.split(['?', '#']).next().unwrap_or("").to_owned();
-        if let Some(q) = tail
-            .split('#')
-            .next()
-            .and_then(|t| t.split_once('?'))
-            .map(|x| x.1)
-        {
-            out.query = parse_qsl(q);
-        }
-        let hostinfo = match netloc.rsplit_once('@') {
-            Some((userinfo, hp)) => {
-                match userinfo.split_once(':') {
-                    Some((u, p)) => {
-                        out.username = Some(u.to_owned());
-                        out.password = Some(p.to_owned());
-                    }
-                    None => out.username = Some(userinfo.to_owned()),
-                }
-                hp
-            }
-            None => netloc,
-        };
-        // urlsplit's `_hostinfo`: a bracketed host may follow anything; the port is what
-        // follows the first `:` after the `]`.
-        let (host, port_text) = match hostinfo.split_once('[') {
-            Some((_, bracketed)) => {
-                let (h, after) = bracketed.split_once(']').unwrap_or((bracketed, ""));
-                (h, after.split_once(':').map(|x| x.1))
-            }
-            None => match hostinfo.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostinfo, None),
-            },
-        };
-        out.hostname = Some(host.to_lowercase()).filter(|h| !h.is_empty());
-        if let Some(p) = port_text.filter(|p| !p.is_empty()) {
-            if !p.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("the port is not a number; write e.g. `host:6379`"));
-            }
-            let n = p
-                .parse::<u32>()
-                .ok()
-                .filter(|&n| n <= 65535)
-                .ok_or_else(|| invalid("the port is out of range 0-65535"))?;
-            // Port 0 counts as no port, as in Airflow's entrypoint (`.port or ''`).
-            out.port = u16::try_from(n).ok().filter(|&n| n != 0);
-        }
-        Ok(out)
-    }
+/// Splits a broker or `tcp://` URL like `urlsplit`; an error shows the URL password masked.
+fn split(url: &str) -> Result<SplitUrl, TargetError> {
+    SplitUrl::parse(url).map_err(|source| TargetError::Split {
+        url: redact(url),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -985,5 +879,31 @@ mod tests {
             Target::Postgres { .. }
         ));
         assert!(Target::from_url("nonsense").is_err());
+    }
+
+    #[test]
+    fn split_errors_keep_their_cause_and_mask_the_password() {
+        use std::error::Error;
+        let err = Target::from_url("redis://:secret@h:6x/0").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TargetError::Split {
+                    source: SplitError::PortNotNumber,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .ends_with(": the port is not a number; write e.g. `host:6379`"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert_eq!(
+            err.source().map(ToString::to_string),
+            Some(SplitError::PortNotNumber.to_string())
+        );
     }
 }
