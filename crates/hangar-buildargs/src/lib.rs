@@ -6,7 +6,12 @@
 //! the in-build `hangar install` steps read their args with the catalogue's defaults.
 
 mod catalogue;
+mod credentials;
 mod validate;
 
-pub use catalogue::*;
-pub use validate::{InstallMethod, parse_extras, parse_install_method};
+pub use catalogue::{
+    BuildArg, CONSTRAINTS_NONE, DEFAULT_AIRFLOW_EXTRAS, DEFAULT_AIRFLOW_VERSION,
+    DEFAULT_PYTHON_BASE_IMAGE, DEFAULT_PYTHON_VERSION, Stage, Status, catalogue, find,
+};
+pub use credentials::{looks_like_credential, mask_credentials};
+pub use validate::{InstallMethod, SpecError, parse_extras, parse_install_method, validate};
