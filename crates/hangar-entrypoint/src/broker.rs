@@ -1,11 +1,12 @@
 //! The Celery broker: whether the executor uses Celery, the broker URL, and its target.
 
 use hangar_config::{AirflowConfig, ConfigError};
+use hangar_init::ChildSpec;
 use hangar_probe::target::{BrokerOverrides, Target};
 
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
-use crate::run::{Command, Runner};
+use crate::run::Runner;
 
 /// Celery's default broker in Airflow's `[celery] broker_url`.
 pub const DEFAULT_BROKER_URL: &str = "redis://redis:6379/0";
@@ -34,7 +35,7 @@ pub(crate) fn setting(
     match cfg.get(section, key) {
         Ok(r) => Ok(r.map(|r| (r.value, r.source.to_string()))),
         Err(ConfigError::NeedsSecretsBackend { source_name }) => {
-            let cmd = Command::new("airflow", ["config", "get-value", section, key], env);
+            let cmd = ChildSpec::new("airflow", ["config", "get-value", section, key], env);
             let (code, out) = runner.run_capture(&cmd)?;
             if code != 0 {
                 return Err(EntrypointError::CmdFailed {
@@ -83,12 +84,10 @@ pub fn target(
     match Target::for_broker(url.trim(), &ov) {
         Ok(Some(t)) => Ok(Some((t, origin))),
         Ok(None) => Ok(None),
-        Err(e) => Err(EntrypointError::BadInput {
-            var: origin,
-            problem: format!(
-                "cannot wait for the Celery broker {}: {e}",
-                hangar_probe::dburl::redact(&url)
-            ),
+        Err(source) => Err(EntrypointError::CannotWaitFor {
+            origin,
+            what: format!("the Celery broker {}", hangar_probe::dburl::redact(&url)),
+            source,
         }),
     }
 }

@@ -14,15 +14,16 @@
 
 use std::ffi::OsString;
 
-use hangar_config::AirflowConfig;
+use hangar_init::ChildSpec;
 use hangar_probe::target::Target;
 
+use crate::config::LazyConfig;
 use crate::db::{self, MetadataDb};
 use crate::dispatch::Dispatch;
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
 use crate::os::System;
-use crate::run::{Command, Runner};
+use crate::run::Runner;
 use crate::{broker, quickstart, user, waiting};
 
 /// `HANGAR_WAIT_FOR_DB`: whether to wait for the metadata DB.
@@ -51,19 +52,6 @@ impl WaitForDb {
     }
 }
 
-/// Loads the Airflow configuration once, when a step needs it.
-struct LazyConfig(Option<AirflowConfig>);
-
-impl LazyConfig {
-    fn get(&mut self, env: &ChildEnv) -> Result<&AirflowConfig, EntrypointError> {
-        if self.0.is_none() {
-            let cfg = AirflowConfig::load(&env.to_config_env())?;
-            self.0 = Some(cfg);
-        }
-        Ok(self.0.as_ref().expect("just loaded"))
-    }
-}
-
 /// Runs the whole contract for `args` and returns the exit code of the process.
 pub fn run(
     args: &[OsString],
@@ -75,7 +63,7 @@ pub fn run(
     user::prepare(sys, &mut env)?;
     let budget = waiting::budget(&env)?;
     let wait_mode = WaitForDb::from_env(&env)?;
-    let mut cfg = LazyConfig(None);
+    let mut cfg = LazyConfig::default();
     let server = dispatch.component.is_some_and(|c| c.waits_for_db());
 
     let mut migrated = false;
@@ -134,7 +122,7 @@ pub fn run(
     }
 
     let (program, args) = dispatch.command_line();
-    runner.run(&Command::new(program, args, &env))
+    runner.run(&ChildSpec::new(program, args, &env))
 }
 
 #[cfg(test)]

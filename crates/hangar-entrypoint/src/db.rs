@@ -2,6 +2,7 @@
 //! and the sqlite database of quick-start setups.
 
 use hangar_config::{AirflowConfig, ConfigError};
+use hangar_init::ChildSpec;
 use hangar_probe::dburl::DbUrl;
 use hangar_probe::target::Target;
 use hangar_probe::wait::Budget;
@@ -9,7 +10,7 @@ use hangar_probe::wait::Budget;
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
 use crate::os::System;
-use crate::run::{Command, Runner};
+use crate::run::Runner;
 
 /// The candidates for the metadata DB URL, in Airflow's order (`[core]` is the pre-2.3 name).
 pub const SQL_ALCHEMY_CONN: &[(&str, &str)] = &[
@@ -43,15 +44,14 @@ pub fn resolve(cfg: &AirflowConfig) -> Result<MetadataDb, EntrypointError> {
         }
         Err(e) => return Err(EntrypointError::from(e)),
     };
-    let url = DbUrl::parse(raw.trim()).map_err(|e| EntrypointError::BadInput {
-        var: origin.clone(),
-        problem: format!(
-            "not a valid SQLAlchemy URL ({}): {e}. Expected e.g. \
-             postgresql+psycopg2://user:password@host:5432/airflow",
-            hangar_probe::dburl::redact(&raw)
-        ),
-    })?;
-    Ok(MetadataDb::Url { url, origin })
+    match DbUrl::parse(raw.trim()) {
+        Ok(url) => Ok(MetadataDb::Url { url, origin }),
+        Err(source) => Err(EntrypointError::BadDbUrl {
+            origin,
+            shown: hangar_probe::dburl::redact(&raw),
+            source,
+        }),
+    }
 }
 
 /// `sqlite:///$AIRFLOW_HOME/airflow.db`.
@@ -61,9 +61,10 @@ pub fn default_sqlite_url(cfg: &AirflowConfig) -> String {
 
 /// The probe target for a parsed metadata DB URL.
 pub fn target(url: &DbUrl, origin: &str) -> Result<Target, EntrypointError> {
-    Target::for_database(url).map_err(|e| EntrypointError::BadInput {
-        var: origin.to_owned(),
-        problem: format!("cannot wait for {}: {e}", url.redacted()),
+    Target::for_database(url).map_err(|source| EntrypointError::CannotWaitFor {
+        origin: origin.to_owned(),
+        what: url.redacted(),
+        source,
     })
 }
 
@@ -86,7 +87,7 @@ pub fn wait(
                  backend can read; checking with `airflow db check` (slow: one Python start \
                  per attempt)"
             ));
-            let cmd = Command::new("airflow", ["db", "check"], env);
+            let cmd = ChildSpec::new("airflow", ["db", "check"], env);
             retry_command(sys, runner, &cmd, "the metadata database", budget).map(|_| ())
         }
     }
@@ -97,7 +98,7 @@ pub fn wait(
 pub fn retry_command(
     sys: &dyn System,
     runner: &mut dyn Runner,
-    cmd: &Command,
+    cmd: &ChildSpec,
     what: &str,
     budget: &Budget,
 ) -> Result<Vec<u8>, EntrypointError> {
@@ -148,7 +149,7 @@ pub fn prepare_sqlite(
              deleted)",
             file.display()
         ));
-        let cmd = Command::new("airflow", ["db", "reset", "--yes"], env);
+        let cmd = ChildSpec::new("airflow", ["db", "reset", "--yes"], env);
         return step(runner, &cmd).map(|()| true);
     }
     if sys.exists(file) {
@@ -158,7 +159,7 @@ pub fn prepare_sqlite(
         "the sqlite metadata database {} does not exist; creating it with `airflow db migrate`",
         file.display()
     ));
-    let cmd = Command::new("airflow", ["db", "migrate"], env);
+    let cmd = ChildSpec::new("airflow", ["db", "migrate"], env);
     step(runner, &cmd).map(|()| true)
 }
 
@@ -174,7 +175,7 @@ pub fn reset_requested(env: &ChildEnv) -> Result<bool, EntrypointError> {
     }
 }
 
-fn step(runner: &mut dyn Runner, cmd: &Command) -> Result<(), EntrypointError> {
+fn step(runner: &mut dyn Runner, cmd: &ChildSpec) -> Result<(), EntrypointError> {
     match runner.run(cmd)? {
         0 => Ok(()),
         code => Err(EntrypointError::StepFailed {
@@ -220,6 +221,27 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_url_names_its_origin_and_keeps_its_cause() {
+        use std::error::Error as _;
+        let env = ChildEnv::from_pairs([
+            ("AIRFLOW_CONFIG", "/nonexistent/airflow.cfg"),
+            ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "not a url"),
+        ]);
+        let cfg = AirflowConfig::load(&env.to_config_env()).unwrap();
+        let err = resolve(&cfg).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::code::BAD_INPUT);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: not a valid SQLAlchemy URL"),
+            "{msg}"
+        );
+        assert!(
+            err.source()
+                .is_some_and(|s| s.downcast_ref::<hangar_probe::dburl::UrlError>().is_some())
+        );
+    }
+
+    #[test]
     fn retries_then_reports_the_last_output() {
         let sys = FakeSystem::new(0, 0);
         let mut runner = FakeRunner::default();
@@ -230,7 +252,7 @@ mod tests {
             max_count: 2,
             sleep: Duration::from_millis(1),
         };
-        let cmd = Command::new("airflow", ["db", "check"], &ChildEnv::default());
+        let cmd = ChildSpec::new("airflow", ["db", "check"], &ChildEnv::default());
         let err =
             retry_command(&sys, &mut runner, &cmd, "the metadata database", &budget).unwrap_err();
         assert_eq!(err.exit_code(), 1);

@@ -1,9 +1,18 @@
 //! The entrypoint's error type and its documented exit codes.
 
 use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use hangar_config::ConfigError;
 use hangar_exit::ExitStatus;
+use hangar_init::InitError;
+use hangar_probe::dburl::UrlError;
+use hangar_probe::probe::ProbeError;
+use hangar_probe::target::TargetError;
+use hangar_probe::wait::BudgetError;
+
 /// Exit codes of `hangar entrypoint` and `hangar wait` for failures of hangar's own (the
 /// command's own exit code is passed through otherwise). Documented in `docs/entrypoint.md`.
 pub use hangar_exit::code;
@@ -24,15 +33,72 @@ pub enum EntrypointError {
     /// A `_CMD` variable's command failed.
     #[error("{var}: the command failed ({status}); fix the command or set the value directly")]
     CmdFailed { var: String, status: String },
+    /// A `CONNECTION_CHECK_*` budget variable is not a number (the message names it).
+    #[error("{0}")]
+    Budget(#[from] BudgetError),
+    /// A URL given to `hangar wait` cannot be waited for; `shown` is the URL, password masked.
+    #[error("hangar wait: {shown}: {source}")]
+    BadWaitUrl {
+        shown: String,
+        #[source]
+        source: TargetError,
+    },
+    /// The metadata DB URL from `origin` is not a SQLAlchemy URL; `shown` is it, password masked.
+    #[error(
+        "{origin}: not a valid SQLAlchemy URL ({shown}): {source}. Expected e.g. \
+         postgresql+psycopg2://user:password@host:5432/airflow"
+    )]
+    BadDbUrl {
+        origin: String,
+        shown: String,
+        #[source]
+        source: UrlError,
+    },
+    /// A configured URL parses but names nothing hangar can wait for; `what` names the service
+    /// and its URL, password masked.
+    #[error("{origin}: cannot wait for {what}: {source}")]
+    CannotWaitFor {
+        origin: String,
+        what: String,
+        #[source]
+        source: TargetError,
+    },
     /// The Airflow configuration could not be used.
     #[error(transparent)]
     Config(ConfigError),
-    /// A wait ran out of attempts.
+    /// A probe wait ran out of attempts; `last` is the last attempt's error.
+    #[error(
+        "{what} is not ready: {describe} (from {origin}) did not answer within the budget \
+         ({attempts} attempts in {:.1}s). Last error: {last}. Check that the server runs \
+         and is reachable from this container, or raise CONNECTION_CHECK_MAX_COUNT / \
+         CONNECTION_CHECK_SLEEP_TIME (0 disables the wait)",
+        elapsed.as_secs_f64()
+    )]
+    NotReady {
+        what: String,
+        describe: String,
+        origin: String,
+        attempts: u32,
+        elapsed: Duration,
+        /// Boxed here and in `Rejected`: inline, it would make every `Result` of the crate large.
+        #[source]
+        last: Box<ProbeError>,
+    },
+    /// A check command ran out of attempts (the message holds its last output).
     #[error("{0}")]
     WaitExhausted(String),
     /// The server rejected our credentials or is not what the URL says.
-    #[error("{0}")]
-    Rejected(String),
+    #[error(
+        "{what} refused the connection: {describe} (from {origin}): {source}. Fix the \
+         credentials or database name in {origin}; waiting longer would not help"
+    )]
+    Rejected {
+        what: String,
+        describe: String,
+        origin: String,
+        #[source]
+        source: Box<ProbeError>,
+    },
     /// `_AIRFLOW_WWW_USER_CREATE` without a password.
     #[error(
         "Airflow admin password not set: _AIRFLOW_WWW_USER_CREATE is set but neither \
@@ -45,9 +111,24 @@ pub enum EntrypointError {
     /// A signal asked us to stop before the command started.
     #[error("stopped by signal {0} before the command started")]
     Signalled(i32),
-    /// hangar could not do something itself.
-    #[error("{0}")]
-    Internal(String),
+    /// The supervisor could not run a command (not a missing or non-executable program:
+    /// those are exit codes 127 and 126).
+    #[error("cannot run `{command}`: {source}")]
+    Run {
+        command: String,
+        #[source]
+        source: InitError,
+    },
+    /// The supervisor could not sleep between attempts.
+    #[error("cannot wait: {0}")]
+    Sleep(#[source] InitError),
+    /// A file hangar needs could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl EntrypointError {
@@ -84,14 +165,44 @@ impl From<ConfigError> for EntrypointError {
 impl ExitStatus for EntrypointError {
     fn exit_code(&self) -> u8 {
         match self {
-            Self::WrongGid { .. } | Self::WaitExhausted(_) | Self::NoAdminPassword => code::FAILURE,
-            Self::BadInput { .. } => code::BAD_INPUT,
+            Self::WrongGid { .. }
+            | Self::NotReady { .. }
+            | Self::WaitExhausted(_)
+            | Self::NoAdminPassword => code::FAILURE,
+            Self::BadInput { .. }
+            | Self::Budget(_)
+            | Self::BadWaitUrl { .. }
+            | Self::BadDbUrl { .. }
+            | Self::CannotWaitFor { .. } => code::BAD_INPUT,
             Self::CmdFailed { .. } => code::CMD_FAILED,
             Self::Config(e) => e.exit_code(),
-            Self::Rejected(_) => code::REJECTED,
+            Self::Rejected { .. } => code::REJECTED,
             Self::StepFailed { code, .. } => *code,
             Self::Signalled(n) => code::signalled(*n),
-            Self::Internal(_) => code::INTERNAL,
+            Self::Run { .. } | Self::Sleep(_) | Self::Read { .. } => code::INTERNAL,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use hangar_probe::wait::Budget;
+
+    use super::*;
+
+    #[test]
+    fn budget_errors_keep_their_message_and_cause() {
+        let e = Budget::from_vars(Some("many"), None).unwrap_err();
+        let msg = e.to_string();
+        let err = EntrypointError::from(e);
+        assert_eq!(err.to_string(), msg);
+        assert!(msg.starts_with("CONNECTION_CHECK_MAX_COUNT="), "{msg}");
+        assert_eq!(err.exit_code(), code::BAD_INPUT);
+        assert!(
+            err.source()
+                .is_some_and(|s| s.downcast_ref::<BudgetError>().is_some())
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! [`hangar_init::Supervisor`]. [`standalone::run`] is `hangar wait`.
 
 pub mod broker;
+mod config;
 pub mod contract;
 pub mod db;
 pub mod dispatch;

@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use hangar_config::AirflowConfig;
+use hangar_init::ChildSpec;
 
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
 use crate::os::System;
-use crate::run::{Command, Runner};
+use crate::run::Runner;
 
 /// Runs `airflow db migrate` when `_AIRFLOW_DB_MIGRATE` or `_AIRFLOW_DB_UPGRADE` is non-empty.
 /// A failure is reported and ignored, as upstream does (`|| true`). Returns true when it ran.
@@ -17,7 +18,7 @@ pub fn migrate(runner: &mut dyn Runner, env: &ChildEnv) -> Result<bool, Entrypoi
     if env.non_empty("_AIRFLOW_DB_MIGRATE").is_none() && !upgrade {
         return Ok(false);
     }
-    let cmd = Command::new("airflow", ["db", "migrate"], env);
+    let cmd = ChildSpec::new("airflow", ["db", "migrate"], env);
     let code = runner.run(&cmd)?;
     if code != 0 {
         crate::warn(&format!(
@@ -124,7 +125,7 @@ pub fn create_user(
         return Ok(false);
     }
     let password = if let Some(script) = env.non_empty("_AIRFLOW_WWW_USER_PASSWORD_CMD") {
-        let cmd = Command::new("sh", ["-c", script], env);
+        let cmd = ChildSpec::new("sh", ["-c", script], env);
         let (code, out) = runner.run_capture(&cmd)?;
         if code != 0 {
             return Err(EntrypointError::CmdFailed {
@@ -160,7 +161,7 @@ pub fn create_user(
     }
     args.push("--password".into());
     args.push(password);
-    let cmd = Command::new("airflow", args, env);
+    let cmd = ChildSpec::new("airflow", args, env);
     let code = runner.run(&cmd)?;
     if code != 0 {
         crate::warn(&format!(
@@ -208,10 +209,10 @@ pub fn pip_requirements(
     }
     args.extend(words.iter().map(|w| (*w).to_owned()));
     for (step, cmd) in [
-        ("pip install", Command::new("python", args, env)),
+        ("pip install", ChildSpec::new("python", args, env)),
         (
             "pip check",
-            Command::new("python", ["-m", "pip", "check"], env),
+            ChildSpec::new("python", ["-m", "pip", "check"], env),
         ),
     ] {
         let code = runner.run(&cmd)?;

@@ -11,10 +11,8 @@ use hangar_init::{ChildSpec, Supervisor};
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
 
-/// A command line and its complete environment: the supervisor's own [`ChildSpec`], so the
-/// entrypoint builds exactly what PID 1 runs (`Command::new(program, args, &env)`).
-pub type Command = ChildSpec;
-
+/// A command's environment is the [`ChildEnv`]: the entrypoint builds the supervisor's own
+/// [`ChildSpec`] (`ChildSpec::new(program, args, &env)`), exactly what PID 1 runs.
 impl From<&ChildEnv> for Vec<(OsString, OsString)> {
     fn from(env: &ChildEnv) -> Self {
         env.to_vec()
@@ -24,30 +22,36 @@ impl From<&ChildEnv> for Vec<(OsString, OsString)> {
 /// Runs commands as children and reports their exit code (128+n when killed by signal n).
 pub trait Runner {
     /// Runs `cmd` with inherited stdio.
-    fn run(&mut self, cmd: &Command) -> Result<u8, EntrypointError>;
+    fn run(&mut self, cmd: &ChildSpec) -> Result<u8, EntrypointError>;
     /// Runs `cmd` capturing its stdout (stderr inherited).
-    fn run_capture(&mut self, cmd: &Command) -> Result<(u8, Vec<u8>), EntrypointError>;
+    fn run_capture(&mut self, cmd: &ChildSpec) -> Result<(u8, Vec<u8>), EntrypointError>;
     /// Sleeps between attempts; returns the exit code to stop with when the container is
     /// being stopped (a TERM/INT/QUIT/HUP arrived).
     fn sleep(&mut self, duration: Duration) -> Result<Option<u8>, EntrypointError>;
 }
 
 impl Runner for Supervisor {
-    fn run(&mut self, cmd: &Command) -> Result<u8, EntrypointError> {
+    fn run(&mut self, cmd: &ChildSpec) -> Result<u8, EntrypointError> {
         Supervisor::run(self, cmd)
             .map(|o| o.code)
-            .map_err(|e| EntrypointError::Internal(format!("cannot run `{}`: {e}", cmd.display())))
+            .map_err(|source| EntrypointError::Run {
+                command: cmd.display(),
+                source,
+            })
     }
 
-    fn run_capture(&mut self, cmd: &Command) -> Result<(u8, Vec<u8>), EntrypointError> {
+    fn run_capture(&mut self, cmd: &ChildSpec) -> Result<(u8, Vec<u8>), EntrypointError> {
         Supervisor::run_capture(self, cmd)
             .map(|(o, out)| (o.code, out))
-            .map_err(|e| EntrypointError::Internal(format!("cannot run `{}`: {e}", cmd.display())))
+            .map_err(|source| EntrypointError::Run {
+                command: cmd.display(),
+                source,
+            })
     }
 
     fn sleep(&mut self, duration: Duration) -> Result<Option<u8>, EntrypointError> {
         Supervisor::sleep(self, duration)
             .map(|o| o.map(|o| o.code))
-            .map_err(|e| EntrypointError::Internal(format!("cannot wait: {e}")))
+            .map_err(EntrypointError::Sleep)
     }
 }

@@ -5,9 +5,11 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use hangar_init::ChildSpec;
+
 use crate::error::EntrypointError;
 use crate::os::System;
-use crate::run::{Command, Runner};
+use crate::run::Runner;
 
 #[derive(Debug, Default)]
 pub(crate) struct FakeSystem {
@@ -77,7 +79,7 @@ impl System for FakeSystem {
 /// Records every command; answers with queued (code, stdout) pairs, else (0, "").
 #[derive(Debug, Default)]
 pub(crate) struct FakeRunner {
-    pub(crate) ran: Vec<Command>,
+    pub(crate) ran: Vec<ChildSpec>,
     pub(crate) answers: VecDeque<(u8, Vec<u8>)>,
 }
 
@@ -97,11 +99,11 @@ impl FakeRunner {
 }
 
 impl Runner for FakeRunner {
-    fn run(&mut self, cmd: &Command) -> Result<u8, EntrypointError> {
+    fn run(&mut self, cmd: &ChildSpec) -> Result<u8, EntrypointError> {
         self.ran.push(cmd.clone());
         Ok(self.answers.pop_front().map_or(0, |a| a.0))
     }
-    fn run_capture(&mut self, cmd: &Command) -> Result<(u8, Vec<u8>), EntrypointError> {
+    fn run_capture(&mut self, cmd: &ChildSpec) -> Result<(u8, Vec<u8>), EntrypointError> {
         self.ran.push(cmd.clone());
         Ok(self.answers.pop_front().unwrap_or((0, Vec::new())))
     }

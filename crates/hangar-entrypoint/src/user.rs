@@ -97,12 +97,7 @@ pub fn ensure_passwd_entry(
     let content = match sys.read_file(&file) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            return Err(EntrypointError::Internal(format!(
-                "cannot read {}: {e}",
-                file.display()
-            )));
-        }
+        Err(source) => return Err(EntrypointError::Read { path: file, source }),
     };
     if passwd_has_uid(&content, uid) {
         return Ok(PasswdOutcome::Present);

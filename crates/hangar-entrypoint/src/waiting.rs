@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use hangar_probe::probe::ProbeError;
 use hangar_probe::target::Target;
-use hangar_probe::wait::{Budget, BudgetError, Event, WaitError, wait_for};
+use hangar_probe::wait::{Budget, Event, WaitError, wait_for};
 
 use crate::error::EntrypointError;
 use crate::os::System;
@@ -19,21 +18,10 @@ pub fn budget(env: &crate::env::ChildEnv) -> Result<Budget, EntrypointError> {
             ));
         }
     }
-    Budget::from_vars(
+    Ok(Budget::from_vars(
         env.get("CONNECTION_CHECK_MAX_COUNT"),
         env.get("CONNECTION_CHECK_SLEEP_TIME"),
-    )
-    .map_err(|e| {
-        let var = match e {
-            BudgetError::MaxCount(_) => "CONNECTION_CHECK_MAX_COUNT",
-            BudgetError::Sleep(_) => "CONNECTION_CHECK_SLEEP_TIME",
-        };
-        // The message already starts with `VAR=value`.
-        EntrypointError::BadInput {
-            var: var.to_owned(),
-            problem: e.to_string(),
-        }
-    })
+    )?)
 }
 
 /// Waits until `target` is ready. `what` names the service ("the metadata database"),
@@ -93,20 +81,19 @@ pub fn wait(
             attempts,
             elapsed,
             last,
-        }) => Err(EntrypointError::WaitExhausted(format!(
-            "{what} is not ready: {describe} (from {origin}) did not answer within the budget \
-             ({attempts} attempts in {:.1}s). Last error: {last}. Check that the server runs \
-             and is reachable from this container, or raise CONNECTION_CHECK_MAX_COUNT / \
-             CONNECTION_CHECK_SLEEP_TIME (0 disables the wait)",
-            elapsed.as_secs_f64()
-        ))),
-        Err(WaitError::Rejected(e)) => Err(rejected(what, &describe, origin, &e)),
+        }) => Err(EntrypointError::NotReady {
+            what: what.to_owned(),
+            describe,
+            origin: origin.to_owned(),
+            attempts,
+            elapsed,
+            last: Box::new(last),
+        }),
+        Err(WaitError::Rejected(source)) => Err(EntrypointError::Rejected {
+            what: what.to_owned(),
+            describe,
+            origin: origin.to_owned(),
+            source: Box::new(source),
+        }),
     }
-}
-
-fn rejected(what: &str, describe: &str, origin: &str, e: &ProbeError) -> EntrypointError {
-    EntrypointError::Rejected(format!(
-        "{what} refused the connection: {describe} (from {origin}): {e}. Fix the credentials or \
-         database name in {origin}; waiting longer would not help"
-    ))
 }
