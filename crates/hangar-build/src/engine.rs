@@ -2,19 +2,23 @@
 //!
 //! Command lines are built by pure functions of the build request and the paths of the
 //! assembled context, so each engine's exact argv is unit-tested without running anything.
+//! Detection asks the system only through [`Probe`], so every branch is unit-tested too.
+
+mod docker;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub use self::docker::{DEFAULT_SOCKET, DockerClient, DockerError, daemon_answers, detect_client};
 use crate::options::ImageFormat;
 
 /// A supported engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// `docker buildx build` (BuildKit).
-    Docker,
+    /// `docker buildx build` or `docker build` (BuildKit), as detected.
+    Docker(DockerClient),
     /// `podman build`.
     Podman,
     /// `buildah bud`.
@@ -26,7 +30,7 @@ impl Engine {
     #[must_use]
     pub fn program(self) -> &'static str {
         match self {
-            Engine::Docker => "docker",
+            Engine::Docker(_) => "docker",
             Engine::Podman => "podman",
             Engine::Buildah => "buildah",
         }
@@ -36,9 +40,28 @@ impl Engine {
     #[must_use]
     pub fn package_hint(self) -> &'static str {
         match self {
-            Engine::Docker => "docker-ce-cli and docker-buildx-plugin (Docker's apt repository)",
+            Engine::Docker(client) => client.package_hint(),
             Engine::Podman => "podman (apt-get install podman)",
             Engine::Buildah => "buildah (apt-get install buildah)",
+        }
+    }
+
+    /// The variables the engine's process gets on top of hangar's environment.
+    #[must_use]
+    pub fn environment(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Engine::Docker(client) => client.environment(),
+            Engine::Podman | Engine::Buildah => &[],
+        }
+    }
+
+    /// How the engine builds, when that varies (`docker build, embedded BuildKit`), for
+    /// `--dry-run`.
+    #[must_use]
+    pub fn builder(self) -> Option<&'static str> {
+        match self {
+            Engine::Docker(client) => Some(client.describe()),
+            Engine::Podman | Engine::Buildah => None,
         }
     }
 }
@@ -49,10 +72,16 @@ impl fmt::Display for Engine {
     }
 }
 
-/// Runs a program to see whether it works; behind a trait so detection is unit-tested.
+/// What detection asks of the system; behind a trait so detection is unit-tested.
 pub trait Probe {
     /// True when `program args…` starts and exits with status 0.
     fn succeeds(&self, program: &str, args: &[&str]) -> bool;
+    /// The standard output of `program args…` when it exits with status 0.
+    fn output(&self, program: &str, args: &[&str]) -> Option<String>;
+    /// A variable of hangar's environment.
+    fn var(&self, name: &str) -> Option<OsString>;
+    /// True when `path` exists (a socket, a file…).
+    fn exists(&self, path: &Path) -> bool;
 }
 
 /// Runs the programs for real, with no input and output discarded.
@@ -69,6 +98,26 @@ impl Probe for SystemProbe {
             .status()
             .is_ok_and(|s| s.success())
     }
+
+    fn output(&self, program: &str, args: &[&str]) -> Option<String> {
+        let out = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn var(&self, name: &str) -> Option<OsString> {
+        std::env::var_os(name)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
 }
 
 /// Errors choosing an engine.
@@ -79,18 +128,20 @@ pub enum EngineError {
          Install one (e.g. apt-get install buildah) or name it with --engine"
     )]
     NoneFound,
+    #[error(transparent)]
+    Docker(#[from] DockerError),
 }
 
-/// Picks the first working engine: docker buildx with a reachable daemon, then podman, then
-/// buildah.
+/// Picks the first working engine: docker with a daemon that answers (through `DOCKER_HOST`
+/// or the default socket) and a client that builds, then podman, then buildah.
 ///
 /// # Errors
 /// None of them works.
 pub fn detect(probe: &dyn Probe) -> Result<Engine, EngineError> {
-    if probe.succeeds("docker", &["buildx", "version"])
-        && probe.succeeds("docker", &["version", "--format", "{{.Server.Version}}"])
+    if daemon_answers(probe)
+        && let Ok(client) = detect_client(probe)
     {
-        return Ok(Engine::Docker);
+        return Ok(Engine::Docker(client));
     }
     if probe.succeeds("podman", &["--version"]) {
         return Ok(Engine::Podman);
@@ -170,10 +221,15 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
                 push(ts);
             }
         }
-        Engine::Docker => {
+        Engine::Docker(DockerClient::Buildx) => {
             push("buildx");
             push("build");
             push("--load");
+            push("--progress=plain");
+        }
+        // The image lands in the daemon's store by itself: there is no `--load`.
+        Engine::Docker(DockerClient::Embedded) => {
+            push("build");
             push("--progress=plain");
         }
     }
@@ -185,8 +241,10 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
         a.push("--secret".into());
         let mut secret = OsString::from(match inv.engine {
             // buildx picks `type=env` when a variable named like the id exists: be explicit.
-            Engine::Docker => format!("type=file,id={},src=", s.id),
-            Engine::Buildah | Engine::Podman => format!("id={},src=", s.id),
+            Engine::Docker(DockerClient::Buildx) => format!("type=file,id={},src=", s.id),
+            Engine::Docker(DockerClient::Embedded) | Engine::Buildah | Engine::Podman => {
+                format!("id={},src=", s.id)
+            }
         });
         secret.push(&s.src);
         a.push(secret);
@@ -206,6 +264,19 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
     a.push(inv.dockerfile.clone().into());
     a.push(inv.context.clone().into());
     a
+}
+
+/// The command line of `argv` run by `engine`, with the variables the engine gets in front
+/// (`DOCKER_BUILDKIT=1 docker build …`), quoted to be pasted into a POSIX shell.
+#[must_use]
+pub fn command_line(engine: Engine, argv: &[OsString]) -> String {
+    let mut line: String = engine
+        .environment()
+        .iter()
+        .map(|(k, v)| format!("{k}={} ", shell_quote(v)))
+        .collect();
+    line.push_str(&shell_line(argv));
+    line
 }
 
 /// Quotes an argv for display so it can be pasted into a POSIX shell.
@@ -232,6 +303,7 @@ fn shell_quote(s: &str) -> String {
 mod tests {
     use super::*;
     use std::cell::RefCell;
+    use std::collections::BTreeMap;
 
     fn invocation(engine: Engine) -> Invocation {
         Invocation {
@@ -341,8 +413,8 @@ mod tests {
     }
 
     #[test]
-    fn docker_argv() {
-        let mut inv = invocation(Engine::Docker);
+    fn docker_buildx_argv() {
+        let mut inv = invocation(Engine::Docker(DockerClient::Buildx));
         // Storage driver, isolation and format are buildah/podman settings.
         inv.spec.storage_driver = Some("vfs".into());
         inv.spec.isolation = Some("chroot".into());
@@ -372,6 +444,73 @@ mod tests {
     }
 
     #[test]
+    fn docker_embedded_buildkit_argv() {
+        let mut inv = invocation(Engine::Docker(DockerClient::Embedded));
+        inv.spec.target = Some("airflow-build-image".into());
+        inv.spec.engine_args = vec!["--network=host".into()];
+        let a = argv(&inv);
+        assert_eq!(
+            strings(&a),
+            [
+                "docker",
+                "build",
+                "--progress=plain",
+                "--build-arg",
+                "AIRFLOW_VERSION=3.1.0",
+                "--build-arg",
+                "ADDITIONAL_PYTHON_DEPS=rich httpx>=0.27",
+                "--secret",
+                "id=hangar-ca,src=/etc/ssl/certs/ca-certificates.crt",
+                "--iidfile",
+                "/w/image-id",
+                "--target",
+                "airflow-build-image",
+                "-t",
+                "my/airflow:3.1.0",
+                "--network=host",
+                "-f",
+                "/w/context/Dockerfile",
+                "/w/context",
+            ]
+        );
+        assert_eq!(inv.engine.environment(), [("DOCKER_BUILDKIT", "1")]);
+        assert!(
+            command_line(inv.engine, &a).starts_with(
+                "DOCKER_BUILDKIT=1 docker build --progress=plain --build-arg AIRFLOW_VERSION=3.1.0 "
+            ),
+            "{}",
+            command_line(inv.engine, &a)
+        );
+    }
+
+    #[test]
+    fn only_embedded_buildkit_sets_variables() {
+        let a: Vec<OsString> = vec!["buildah".into(), "bud".into()];
+        assert_eq!(command_line(Engine::Buildah, &a), "buildah bud");
+        for e in [
+            Engine::Buildah,
+            Engine::Podman,
+            Engine::Docker(DockerClient::Buildx),
+        ] {
+            assert!(e.environment().is_empty(), "{e}");
+        }
+        assert_eq!(
+            Engine::Docker(DockerClient::Embedded).builder(),
+            Some("docker build, embedded BuildKit")
+        );
+        assert_eq!(
+            Engine::Docker(DockerClient::Buildx).builder(),
+            Some("docker buildx build")
+        );
+        assert_eq!(Engine::Podman.builder(), None);
+        assert!(
+            Engine::Docker(DockerClient::Embedded)
+                .package_hint()
+                .contains("docker.io")
+        );
+    }
+
+    #[test]
     fn shell_line_quotes_what_needs_it() {
         let a: Vec<OsString> = [
             "buildah",
@@ -391,54 +530,135 @@ mod tests {
         );
     }
 
-    struct FakeProbe {
+    /// Answers from a list: a call succeeds when it starts with one of `working`.
+    pub(super) struct FakeProbe {
         working: Vec<&'static str>,
+        outputs: BTreeMap<&'static str, &'static str>,
+        vars: BTreeMap<&'static str, &'static str>,
+        paths: Vec<&'static str>,
         calls: RefCell<Vec<String>>,
+    }
+
+    impl FakeProbe {
+        pub(super) fn new(working: &[&'static str]) -> FakeProbe {
+            FakeProbe {
+                working: working.to_vec(),
+                outputs: BTreeMap::new(),
+                vars: BTreeMap::new(),
+                paths: Vec::new(),
+                calls: RefCell::default(),
+            }
+        }
+
+        /// What a working `call` prints (nothing unless given).
+        pub(super) fn with_output(mut self, call: &'static str, out: &'static str) -> FakeProbe {
+            self.outputs.insert(call, out);
+            self
+        }
+
+        pub(super) fn with_var(mut self, name: &'static str, value: &'static str) -> FakeProbe {
+            self.vars.insert(name, value);
+            self
+        }
+
+        pub(super) fn with_path(mut self, path: &'static str) -> FakeProbe {
+            self.paths.push(path);
+            self
+        }
+
+        /// The programs run so far, `program args…` each.
+        pub(super) fn calls(&self) -> Vec<String> {
+            self.calls.borrow().clone()
+        }
+
+        fn run(&self, program: &str, args: &[&str]) -> Option<String> {
+            let call = format!("{program} {}", args.join(" "));
+            let ok = self.working.iter().any(|w| call.starts_with(w));
+            let out = ok.then(|| {
+                self.outputs
+                    .get(call.as_str())
+                    .map_or_else(String::new, |o| (*o).to_owned())
+            });
+            self.calls.borrow_mut().push(call);
+            out
+        }
     }
 
     impl Probe for FakeProbe {
         fn succeeds(&self, program: &str, args: &[&str]) -> bool {
-            let call = format!("{program} {}", args.join(" "));
-            let ok = self.working.iter().any(|w| call.starts_with(w));
-            self.calls.borrow_mut().push(call);
-            ok
+            self.run(program, args).is_some()
+        }
+
+        fn output(&self, program: &str, args: &[&str]) -> Option<String> {
+            self.run(program, args)
+        }
+
+        fn var(&self, name: &str) -> Option<OsString> {
+            self.vars.get(name).map(OsString::from)
+        }
+
+        fn exists(&self, path: &Path) -> bool {
+            self.paths.iter().any(|p| Path::new(p) == path)
         }
     }
 
+    const DEBIAN_CLIENT: &str = "Docker version 20.10.24+dfsg1, build 297e128";
+    const DOCKER_28: &str = "Docker version 28.2.2, build e6534b4";
+
     #[test]
     fn detection_order() {
-        let all = FakeProbe {
-            working: vec!["docker", "podman", "buildah"],
-            calls: RefCell::default(),
-        };
-        assert_eq!(detect(&all).unwrap(), Engine::Docker);
-
-        // A docker client with buildx but no daemon is skipped.
-        let no_daemon = FakeProbe {
-            working: vec!["docker buildx", "podman", "buildah"],
-            calls: RefCell::default(),
-        };
-        assert_eq!(detect(&no_daemon).unwrap(), Engine::Podman);
-
-        let only_buildah = FakeProbe {
-            working: vec!["buildah"],
-            calls: RefCell::default(),
-        };
-        assert_eq!(detect(&only_buildah).unwrap(), Engine::Buildah);
+        let all = FakeProbe::new(&["docker", "podman", "buildah"])
+            .with_var("DOCKER_HOST", "unix:///d/docker.sock");
+        assert_eq!(detect(&all).unwrap(), Engine::Docker(DockerClient::Buildx));
         assert_eq!(
-            only_buildah.calls.borrow().as_slice(),
+            all.calls(),
             [
-                "docker buildx version",
-                "podman --version",
-                "buildah --version"
+                "docker version --format {{.Server.Version}}",
+                "docker buildx version"
             ]
         );
 
-        let none = FakeProbe {
-            working: vec![],
-            calls: RefCell::default(),
-        };
+        // A daemon on the default socket and Debian's client: the embedded BuildKit.
+        let embedded = FakeProbe::new(&["docker version", "docker --version", "podman"])
+            .with_output("docker --version", DEBIAN_CLIENT)
+            .with_path(DEFAULT_SOCKET);
+        assert_eq!(
+            detect(&embedded).unwrap(),
+            Engine::Docker(DockerClient::Embedded)
+        );
+
+        // A client that cannot build is skipped, as is a daemon that does not answer.
+        let cannot_build = FakeProbe::new(&["docker version", "docker --version", "podman"])
+            .with_output("docker --version", DOCKER_28)
+            .with_path(DEFAULT_SOCKET);
+        assert_eq!(detect(&cannot_build).unwrap(), Engine::Podman);
+        let no_daemon = FakeProbe::new(&["docker buildx", "docker --version", "podman"])
+            .with_var("DOCKER_HOST", "unix:///d/docker.sock");
+        assert_eq!(detect(&no_daemon).unwrap(), Engine::Podman);
+
+        // No daemon configured: docker is not even asked.
+        let only_buildah = FakeProbe::new(&["docker", "buildah"]);
+        assert_eq!(detect(&only_buildah).unwrap(), Engine::Buildah);
+        assert_eq!(
+            only_buildah.calls(),
+            ["podman --version", "buildah --version"]
+        );
+
+        let none = FakeProbe::new(&[]);
         assert!(detect(&none).unwrap_err().to_string().contains("--engine"));
+    }
+
+    #[test]
+    fn system_probe_reads_output_environment_and_paths() {
+        assert_eq!(
+            SystemProbe.output("echo", &["hello"]).as_deref(),
+            Some("hello\n")
+        );
+        assert_eq!(SystemProbe.output("false", &[]), None);
+        assert_eq!(SystemProbe.output("hangar-no-such-program", &[]), None);
+        assert!(SystemProbe.var("PATH").is_some());
+        assert!(SystemProbe.exists(Path::new("/")));
+        assert!(!SystemProbe.exists(Path::new("/hangar-no-such-path")));
     }
 
     #[test]

@@ -50,14 +50,15 @@ pub struct Outcome {
     pub tags: Vec<String>,
 }
 
-/// The engine named by the options, or the first one that works.
+/// The engine named by the options, or the first one that works; for docker, how its client
+/// builds (buildx or the daemon's embedded BuildKit) is detected here, once.
 ///
 /// # Errors
-/// `auto` and no engine works.
+/// `auto` and no engine works, or docker and its client cannot build.
 pub fn choose_engine(choice: EngineChoice, probe: &dyn Probe) -> Result<Engine, EngineError> {
     match choice {
         EngineChoice::Auto => engine::detect(probe),
-        EngineChoice::Docker => Ok(Engine::Docker),
+        EngineChoice::Docker => Ok(Engine::Docker(engine::detect_client(probe)?)),
         EngineChoice::Podman => Ok(Engine::Podman),
         EngineChoice::Buildah => Ok(Engine::Buildah),
     }
@@ -90,10 +91,14 @@ pub fn dry_run_report(plan: &Plan, engine: Engine, hangar_exe: &Path) -> String 
         &work.join("image-id"),
     );
     let argv = engine::argv(&inv);
+    let how = engine
+        .builder()
+        .map(|b| format!("{b}; "))
+        .unwrap_or_default();
     let mut s = format!(
-        "engine: {engine} ({})\ncommand: {}\n",
+        "engine: {engine} ({how}{})\ncommand: {}\n",
         plan.engine.origin,
-        engine::shell_line(&argv)
+        engine::command_line(engine, &argv)
     );
     s.push_str(&plan.describe(hangar_exe));
     s
@@ -120,7 +125,11 @@ pub fn execute(
         &assembled.iidfile,
     );
     let argv = engine::argv(&inv);
-    let _ = writeln!(log, "hangar: running: {}", engine::shell_line(&argv));
+    let _ = writeln!(
+        log,
+        "hangar: running: {}",
+        engine::command_line(engine, &argv)
+    );
     let _ = log.flush();
     run::run(engine, &argv, display)?;
     let image_id = std::fs::read_to_string(&assembled.iidfile)

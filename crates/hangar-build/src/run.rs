@@ -145,7 +145,7 @@ pub fn step_of(engine: Engine, line: &str) -> Option<String> {
             // COMMIT is a step of its own: on slow storage drivers it takes minutes.
             (rest.starts_with("STEP ") || rest.starts_with("COMMIT")).then(|| line.to_owned())
         }
-        Engine::Docker => {
+        Engine::Docker(_) => {
             let rest = line.strip_prefix('#')?;
             let (num, rest) = rest.split_once(' ')?;
             (num.chars().all(|c| c.is_ascii_digit())
@@ -169,6 +169,7 @@ pub fn run(engine: Engine, argv: &[OsString], display: Display) -> Result<(), Ru
     let signals = SignalGuard::install();
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
+        .envs(engine.environment().iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -383,7 +384,7 @@ mod tests {
 
     #[test]
     fn buildkit_steps() {
-        let e = Engine::Docker;
+        let e = Engine::Docker(crate::engine::DockerClient::Embedded);
         assert_eq!(
             step_of(e, "#7 [build 3/5] RUN pip install x").as_deref(),
             Some("[build 3/5] RUN pip install x")

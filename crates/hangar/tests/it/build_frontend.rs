@@ -69,16 +69,48 @@ const EXPECTED_BUILD_ARGS: &str = "--build-arg AIRFLOW_IMAGE_DATE_CREATED=2023-1
 
 const EXPECTED_TAIL: &str = "--iidfile '<work>/image-id' -t my/airflow:3.1.0 -f '<work>/context/Dockerfile' '<work>/context'";
 
+/// `hangar build --dry-run` for `engine` with the common arguments, with `path` as `PATH`
+/// when given.
+fn dry_run(engine: &str, path: Option<&Path>) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = hangar_build(dir.path());
+    cmd.env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["--engine", engine])
+        .args(COMMON_ARGS);
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    cmd.output().unwrap()
+}
+
 /// The engine command `hangar build --dry-run` prints for `engine` with the common arguments.
 fn dry_run_command(engine: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let out = hangar_build(dir.path())
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(["--engine", engine])
-        .args(COMMON_ARGS)
-        .output()
-        .unwrap();
-    command_line(&out)
+    command_line(&dry_run(engine, None))
+}
+
+/// A directory holding a fake `docker` client: `docker buildx version` answers when
+/// `buildx`, `docker --version` prints `version`.
+fn fake_docker_client(dir: &Path, buildx: bool, version: &str) -> PathBuf {
+    let bin = dir.join("docker-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let p = bin.join("docker");
+    fs::write(
+        &p,
+        format!(
+            "#!/bin/sh
+             case \"$1\" in
+             buildx) exit {} ;;
+             --version) echo '{version}' ;;
+             *) exit 1 ;;
+             esac
+",
+            if buildx { 0 } else { 1 }
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    bin
 }
 
 #[test]
@@ -102,12 +134,70 @@ fn dry_run_podman_command_is_exact() {
 }
 
 #[test]
-fn dry_run_docker_command_is_exact() {
+fn dry_run_docker_buildx_command_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_docker_client(dir.path(), true, "Docker version 28.2.2, build e6534b4");
+    let out = dry_run("docker", Some(&bin));
+    assert!(
+        text(&out.stdout).starts_with("engine: docker (docker buildx build; flag --engine)\n"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(
-        dry_run_command("docker"),
+        command_line(&out),
         format!(
             "docker buildx build --load --progress=plain {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
         )
+    );
+}
+
+/// A client older than 23.0 without buildx (Debian's docker.io) builds with the daemon's
+/// embedded BuildKit: `DOCKER_BUILDKIT=1 docker build`, no `--load`, plain `--secret id=`.
+#[test]
+fn dry_run_docker_embedded_buildkit_command_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_docker_client(
+        dir.path(),
+        false,
+        "Docker version 20.10.24+dfsg1, build 297e128",
+    );
+    let out = dry_run("docker", Some(&bin));
+    assert!(
+        text(&out.stdout)
+            .starts_with("engine: docker (docker build, embedded BuildKit; flag --engine)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        command_line(&out),
+        format!(
+            "DOCKER_BUILDKIT=1 docker build --progress=plain {EXPECTED_BUILD_ARGS} {EXPECTED_TAIL}"
+        )
+    );
+}
+
+/// A client from 23.0 on without buildx cannot build: the error names both ways out.
+#[test]
+fn docker_client_that_cannot_build_names_what_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_docker_client(dir.path(), false, "Docker version 28.2.2, build e6534b4");
+    let out = dry_run("docker", Some(&bin));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for needle in [
+        "Docker version 28.2.2",
+        "docker-buildx-plugin",
+        "apt-get install docker.io",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    }
+
+    let out = dry_run("docker", Some(Path::new("/nonexistent")));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no working `docker` client") && stderr.contains("docker.io"),
+        "{stderr}"
     );
 }
 
@@ -279,6 +369,7 @@ fn invalid_inputs_fail_before_any_engine_runs() {
     // Control: with a valid input, auto-detection does run the (fake) engines.
     let out = hangar_build(dir.path())
         .env("PATH", &bin)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .arg("--dry-run")
         .output()
         .unwrap();
@@ -287,14 +378,18 @@ fn invalid_inputs_fail_before_any_engine_runs() {
         record.exists(),
         "the fake engines must be reachable for this test to mean anything"
     );
-    // docker buildx comes first when it works (a daemon answers).
+    // docker comes first when its daemon answers (here through DOCKER_HOST), then how its
+    // client builds is detected.
     assert_eq!(
         fs::read_to_string(&record).unwrap(),
-        "docker buildx version\ndocker version --format {{.Server.Version}}\n"
+        "docker version --format {{.Server.Version}}\ndocker buildx version\n"
     );
     assert!(
+        text(&out.stdout).starts_with(
+            "engine: docker (docker buildx build; default: auto-detected)\ncommand: docker buildx build"
+        ),
+        "{}",
         text(&out.stdout)
-            .starts_with("engine: docker (default: auto-detected)\ncommand: docker buildx build")
     );
     fs::remove_file(&record).unwrap();
     // Without docker, podman is next.
