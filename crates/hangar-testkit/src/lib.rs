@@ -9,6 +9,7 @@
 
 pub mod airflow;
 pub mod certs;
+pub mod docker;
 pub mod images;
 pub mod kdc;
 pub mod servers;

@@ -4,6 +4,8 @@
 //! only with the `full-tests` feature (the full tier, `scripts/test`). The rest run in the fast
 //! tier, `cargo test`, on any machine with a Rust toolchain.
 
+#[cfg(feature = "full-tests")]
+mod build_docker;
 mod build_frontend;
 #[cfg(feature = "full-tests")]
 mod build_image;

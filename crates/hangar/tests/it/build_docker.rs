@@ -1,0 +1,202 @@
+//! Real `hangar build --engine docker` runs against a Docker daemon of the test's own
+//! (Debian's dockerd, see `hangar_testkit::docker`) with Debian's client first on `PATH`,
+//! which builds with the daemon's embedded BuildKit (`DOCKER_BUILDKIT=1 docker build`).
+//!
+//! The image is tiny: a busybox base imported into the daemon (nothing can be pulled). The
+//! daemon has no bridge network, so RUN steps get the host's (`--network=host`).
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use hangar_testkit::docker::Dockerd;
+
+use crate::build_frontend::{hangar_build, text};
+
+const BASE: &str = "hangar-test/busybox:latest";
+const SECRET_MARKER: &str = "SECRETMARKER4d1e";
+
+/// `hangar build` in `dir` against `daemon`, with Debian's client first on `PATH` and the
+/// temporary context under `dir/tmp`.
+fn docker_build(dir: &Path, daemon: &Dockerd) -> Command {
+    let tmp = dir.join("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    let mut cmd = hangar_build(dir);
+    cmd.env("DOCKER_HOST", daemon.host())
+        .env("PATH", daemon.path_with_debian_client())
+        .env("TMPDIR", &tmp)
+        .env_remove("DOCKER_BUILDKIT");
+    cmd
+}
+
+fn assert_context_removed(dir: &Path) {
+    assert_eq!(
+        fs::read_dir(dir.join("tmp")).unwrap().count(),
+        0,
+        "the temporary context is removed"
+    );
+}
+
+fn stderr_of(out: &Output) -> String {
+    text(&out.stderr)
+}
+
+#[test]
+fn docker_build_with_embedded_buildkit_uses_the_secret_and_build_arg_and_tags() {
+    let daemon = Dockerd::start();
+    daemon.import_busybox(BASE);
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "hangar-test/docker-ok:1";
+    fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM {BASE}\n\
+             ARG GREETING=unset\n\
+             ARG HANGAR_BINARY_SOURCE\n\
+             RUN echo \"$GREETING from $HANGAR_BINARY_SOURCE\" > /greeting\n\
+             RUN --mount=type=secret,id=hangar-ca grep -c 'BEGIN CERTIFICATE' /run/secrets/hangar-ca > /secret-seen \
+                 && wc -c < /run/secrets/hangar-ca >> /secret-seen\n\
+             CMD [\"cat\", \"/greeting\", \"/secret-seen\"]\n"
+        ),
+    )
+    .unwrap();
+    // The marker is only in the secret file: not in the Dockerfile, whose steps are in the
+    // output and in the history.
+    let ca = format!("-----BEGIN CERTIFICATE-----\n{SECRET_MARKER}\n-----END CERTIFICATE-----\n");
+    fs::write(dir.path().join("ca.pem"), &ca).unwrap();
+
+    let out = docker_build(dir.path(), &daemon)
+        .args(["--engine", "docker", "--progress", "plain"])
+        .args(["--dockerfile", "Dockerfile", "--ca-bundle", "ca.pem"])
+        .args(["--build-arg", "GREETING=hello docker", "-t", tag])
+        .arg("--engine-arg=--network=host")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}\n{}", daemon.log());
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("hangar: running: DOCKER_BUILDKIT=1 docker build --progress=plain "),
+        "{stderr}"
+    );
+    assert!(first.contains("--secret id=hangar-ca,src="), "{first}");
+    assert!(!first.contains("--load"), "{first}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("[docker 00:") && l.contains("RUN echo \"hello docker")),
+        "the steps are streamed: {stderr}"
+    );
+    assert!(!stderr.contains(SECRET_MARKER), "{stderr}");
+    let image_id = text(&out.stdout).trim().to_owned();
+    assert!(image_id.starts_with("sha256:"), "stdout: {image_id}");
+    assert!(stderr.contains(&format!("tagged {tag}")), "{stderr}");
+    assert_eq!(
+        daemon.docker_ok(&["image", "inspect", "--format", "{{.Id}}", tag]),
+        image_id,
+        "the tag names the built image"
+    );
+
+    let shown = daemon.docker_ok(&["run", "--rm", "--network", "host", tag]);
+    assert_eq!(
+        shown,
+        format!("hello docker from context\n1\n{}", ca.len()),
+        "the build arg reached the RUN step and the secret was readable there"
+    );
+    let leftover = daemon.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        tag,
+        "cat",
+        "/run/secrets/hangar-ca",
+    ]);
+    assert!(
+        !leftover.status.success() && !text(&leftover.stdout).contains(SECRET_MARKER),
+        "the secret file is not in the image: {}",
+        text(&leftover.stdout)
+    );
+
+    // The secret's content is in no layer, nor in the history.
+    let saved = dir.path().join("saved.tar");
+    daemon.docker_ok(&["save", "-o", &saved.to_string_lossy(), tag]);
+    let bytes = fs::read(&saved).unwrap();
+    assert!(bytes.len() > 100_000, "docker save wrote the layers");
+    assert!(
+        !bytes
+            .windows(SECRET_MARKER.len())
+            .any(|w| w == SECRET_MARKER.as_bytes()),
+        "the secret's content is in a layer"
+    );
+    let history = daemon.docker_ok(&["history", "--no-trunc", tag]);
+    assert!(!history.contains(SECRET_MARKER), "{history}");
+    assert_context_removed(dir.path());
+}
+
+#[test]
+fn docker_build_failure_names_the_step_and_tags_nothing() {
+    let daemon = Dockerd::start();
+    daemon.import_busybox(BASE);
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "hangar-test/docker-fail:1";
+    fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM {BASE}\n\
+             RUN echo first step works > /first\n\
+             RUN echo about-to-fail && exit 7\n\
+             RUN echo never reached > /never\n"
+        ),
+    )
+    .unwrap();
+    let out = docker_build(dir.path(), &daemon)
+        .args(["--engine", "docker", "--progress", "plain"])
+        .args(["--dockerfile", "Dockerfile", "-t", tag])
+        .arg("--engine-arg=--network=host")
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("failing step: [3/4] RUN echo about-to-fail && exit 7"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("about-to-fail"), "{stderr}");
+    assert!(stderr.contains("No image was tagged"), "{stderr}");
+    assert!(!daemon.image_exists(tag), "a failed build must tag nothing");
+    assert_context_removed(dir.path());
+}
+
+#[test]
+fn dry_run_shows_the_detected_docker_client() {
+    let daemon = Dockerd::start();
+    let dir = tempfile::tempdir().unwrap();
+    // `auto` picks docker: its daemon answers through DOCKER_HOST.
+    for engine in ["auto", "docker"] {
+        let mut cmd = docker_build(dir.path(), &daemon);
+        if engine == "docker" {
+            cmd.args(["--engine", engine]);
+        }
+        let out = cmd.args(["--dry-run", "-t", "x:1"]).output().unwrap();
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{engine}: {}", stderr_of(&out));
+        let mut lines = stdout.lines();
+        let origin = if engine == "auto" {
+            "default: auto-detected"
+        } else {
+            "flag --engine"
+        };
+        assert_eq!(
+            lines.next(),
+            Some(format!("engine: docker (docker build, embedded BuildKit; {origin})").as_str()),
+            "{stdout}"
+        );
+        let command = lines.next().unwrap_or_default();
+        assert!(
+            command.starts_with("command: DOCKER_BUILDKIT=1 docker build --progress=plain "),
+            "{stdout}"
+        );
+        assert!(command.ends_with("'<work>/context'"), "{stdout}");
+    }
+}
