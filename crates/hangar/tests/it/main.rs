@@ -10,9 +10,13 @@ mod build_frontend;
 #[cfg(feature = "full-tests")]
 mod build_image;
 #[cfg(feature = "full-tests")]
+mod build_pip;
+#[cfg(feature = "full-tests")]
 mod build_real;
 #[cfg(feature = "full-tests")]
 mod entrypoint;
+#[cfg(feature = "full-tests")]
+mod image_checks;
 #[cfg(feature = "full-tests")]
 mod init;
 #[cfg(feature = "full-tests")]
@@ -20,3 +24,5 @@ mod kerberos;
 mod linkage;
 #[cfg(feature = "full-tests")]
 mod wait;
+#[cfg(feature = "full-tests")]
+mod wheel;

@@ -1,0 +1,1 @@
+//! The hangar wheel: built with maturin, installed with pip into a fresh venv, and run.
