@@ -9,7 +9,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EngineChoice {
-    /// Detect: docker buildx, then podman, then buildah.
+    /// Detect: docker (when a daemon answers and the client can build), then podman, then buildah.
     Auto,
     Docker,
     Podman,

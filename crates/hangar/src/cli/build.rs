@@ -21,7 +21,7 @@ use super::with_code;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "Build a production Airflow image through docker buildx, podman or buildah",
+    about = "Build a production Airflow image with Docker (buildx or embedded BuildKit), podman or buildah",
     after_help = "Every option can also come from a HANGAR_<OPTION> environment variable \
                   (e.g. HANGAR_PYTHON, HANGAR_INSTALL_AIRFLOW_VERSION) or a hangar.toml key \
                   (e.g. install-airflow-version = \"3.1.0\"). Precedence: flag > environment > \
@@ -131,7 +131,7 @@ struct Flags {
     #[arg(long, value_name = "FILE", help_heading = "Image")]
     dockerfile: Option<PathBuf>,
 
-    /// Engine: auto (docker buildx, then podman, then buildah), docker, podman or buildah.
+    /// Engine: auto (docker when a daemon answers, then podman, then buildah), docker, podman or buildah.
     #[arg(long, value_name = "ENGINE", value_parser = parse_with::<EngineChoice>, help_heading = "Engine")]
     engine: Option<EngineChoice>,
     /// Argument passed verbatim to the engine's build command (repeatable).
