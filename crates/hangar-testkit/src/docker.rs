@@ -206,6 +206,30 @@ impl Dockerd {
         ]);
     }
 
+    /// Copies `image` from the test kit's buildah store (see [`crate::images`]) into this
+    /// daemon under the same name: `buildah push` to a docker-archive, then `docker load`.
+    pub fn load_from_buildah(&self, image: &str) {
+        let archive = self.dir.path().join("from-buildah.tar");
+        run_checked(
+            &format!("buildah push of {image} to a docker-archive"),
+            crate::images::buildah()
+                .arg("push")
+                .arg(image)
+                .arg(format!("docker-archive:{}:{image}", archive.display())),
+        );
+        self.docker_ok(&["load", "-i", &archive.to_string_lossy()]);
+        fs::remove_file(&archive).expect("cannot remove the image archive");
+    }
+
+    /// Removes `image` and the build cache (dangling layers of this daemon's builds) when
+    /// the returned guard is dropped.
+    pub fn image_guard<'d>(&'d self, image: &str) -> DockerImageGuard<'d> {
+        DockerImageGuard {
+            daemon: self,
+            name: image.to_owned(),
+        }
+    }
+
     fn stop(&mut self) {
         let Ok(pid) = i32::try_from(self.child.id()) else {
             return;
@@ -223,6 +247,30 @@ impl Dockerd {
         let _ = signal::killpg(pid, Signal::SIGKILL);
         let _ = self.child.wait();
         unmount_below(self.dir.path());
+    }
+}
+
+/// Removes an image of a [`Dockerd`] and the daemon's build cache when dropped.
+pub struct DockerImageGuard<'d> {
+    daemon: &'d Dockerd,
+    name: String,
+}
+
+impl Drop for DockerImageGuard<'_> {
+    fn drop(&mut self) {
+        for args in [
+            &["rmi", "-f", self.name.as_str()][..],
+            &["builder", "prune", "-a", "-f"],
+            &["image", "prune", "-f"],
+        ] {
+            let _ = self
+                .daemon
+                .client()
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
