@@ -13,8 +13,11 @@
 # Every build arg is documented in docs/build-args.md. Secrets are never build args: mount a
 # CA bundle with `--secret id=hangar-ca,src=FILE`, a private index config with
 # `--secret id=pip-conf,src=pip.conf`, credentials with `--secret id=netrc,src=FILE`; they are
-# used by the build-stage steps and reach no layer. Works on buildah 1.28 and BuildKit: no
-# heredocs, no COPY --link, no SHELL; the logic lives in `hangar install <step>`.
+# used by the build-stage steps and reach no layer. pip's and uv's downloads (and the pinned uv
+# itself, when AIRFLOW_USE_UV=true) live in a build cache mount keyed per Python version and
+# architecture, so rebuilds download nothing twice and no cache reaches a layer. Works on
+# buildah 1.28 and BuildKit: no heredocs, no COPY --link, no SHELL; the logic lives in
+# `hangar install <step>`.
 
 ARG PYTHON_BASE_IMAGE="python:3.12-slim-bookworm"
 ARG PYTHON_MAJOR_MINOR_VERSION="3.12"
@@ -64,11 +67,12 @@ ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_VERSION AIRFLOW_EXTRAS ADDITIONAL_AIRFLOW
     AIRFLOW_CONSTRAINTS_REFERENCE="" AIRFLOW_CONSTRAINTS_LOCATION="" ADDITIONAL_PIP_INSTALL_FLAGS="" \
     DOCKER_CONTEXT_FILES="Dockerfile" INSTALL_DISTRIBUTIONS_FROM_CONTEXT="false" AIRFLOW_LOCAL_PIP_WHEELS="false" \
     AIRFLOW_PRE_CACHED_PIP_PACKAGES="false" CASS_DRIVER_BUILD_CONCURRENCY="8" SLUGIFY_USES_TEXT_UNIDECODE="" \
-    AIRFLOW_WWW="" AIRFLOW_SOURCES_FROM="Dockerfile" AIRFLOW_SOURCES_TO="/Dockerfile"
+    AIRFLOW_WWW="" AIRFLOW_SOURCES_FROM="Dockerfile" AIRFLOW_SOURCES_TO="/Dockerfile" AIRFLOW_USE_UV="true" TARGETARCH
 COPY ${AIRFLOW_SOURCES_FROM} ${AIRFLOW_SOURCES_TO}
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
     --mount=type=bind,source=${DOCKER_CONTEXT_FILES},target=/docker-context-files \
+    --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/root/.cache \
     hangar install airflow
 
 # Declared only now, so that changing it reuses the Airflow layer above.
@@ -76,6 +80,7 @@ ARG ADDITIONAL_PYTHON_DEPS=""
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
     --mount=type=bind,source=${DOCKER_CONTEXT_FILES},target=/docker-context-files \
+    --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/root/.cache \
     hangar install additional
 
 ############################## final image ##############################

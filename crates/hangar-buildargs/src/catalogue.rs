@@ -144,6 +144,20 @@ static CATALOGUE: &[BuildArg] = &[
         "What pip installs: `apache-airflow` (PyPI), a path in the build stage (`.` or `AIRFLOW_SOURCES_TO`: a source tree, sdist or wheel) or an archive URL (`https://...tar.gz`, optionally `apache-airflow @ URL`).",
     ),
     arg(
+        "AIRFLOW_USE_UV",
+        "true",
+        Build,
+        Current,
+        "`true` installs Airflow, its extras and `ADDITIONAL_PYTHON_DEPS` with uv (a pinned release fetched from the package index with the same CA bundle, pip.conf and netrc; pip.conf's index settings are translated for uv); `false` installs them with pip.",
+    ),
+    arg(
+        "TARGETARCH",
+        "",
+        Build,
+        Current,
+        "Set by the engine to the target architecture (`amd64`, `arm64`); keys the download cache mounts together with `PYTHON_MAJOR_MINOR_VERSION`. Do not set it by hand.",
+    ),
+    arg(
         "INSTALL_AIRFLOW_VIA_PIP",
         "true",
         Build,

@@ -60,6 +60,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "ADDITIONAL_PYTHON_DEPS" => Requirements,
         "ADDITIONAL_PIP_INSTALL_FLAGS" => PipFlags,
         "INSTALL_AIRFLOW_VIA_PIP"
+        | "AIRFLOW_USE_UV"
         | "INSTALL_DISTRIBUTIONS_FROM_CONTEXT"
         | "AIRFLOW_LOCAL_PIP_WHEELS"
         | "AIRFLOW_PRE_CACHED_PIP_PACKAGES"
@@ -79,7 +80,8 @@ fn kind_of(name: &str) -> Option<Kind> {
         | "SLUGIFY_USES_TEXT_UNIDECODE"
         | "AIRFLOW_WWW"
         | "AIRFLOW_IMAGE_DATE_CREATED"
-        | "AIRFLOW_IMAGE_SOURCE" => Any,
+        | "AIRFLOW_IMAGE_SOURCE"
+        | "TARGETARCH" => Any,
         _ => return None,
     })
 }
@@ -540,6 +542,8 @@ mod tests {
             ),
             ("PYTHON_MAJOR_MINOR_VERSION", "3.11"),
             ("INSTALL_MYSQL_CLIENT", "false"),
+            ("AIRFLOW_USE_UV", "false"),
+            ("TARGETARCH", "arm64"),
             ("AIRFLOW_UID", "12345"),
             ("ADDITIONAL_PIP_INSTALL_FLAGS", "--no-binary lxml"),
             ("DOCKER_CONTEXT_FILES", "docker-context-files"),
@@ -562,6 +566,7 @@ mod tests {
             ("AIRFLOW_VERSION", "3.x", "not a release version"),
             ("PYTHON_MAJOR_MINOR_VERSION", "3.12.1", "3.MINOR"),
             ("INSTALL_MYSQL_CLIENT", "yes", "`true` or `false`"),
+            ("AIRFLOW_USE_UV", "1", "`true` or `false`"),
             ("ADDITIONAL_PYTHON_DEPS", "--index-url x", "pip flag"),
             ("ADDITIONAL_PYTHON_DEPS", "pandas=2", "version specifier"),
             ("ADDITIONAL_PYTHON_DEPS", "$(id)", "shell characters"),

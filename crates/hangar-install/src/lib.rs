@@ -1,6 +1,7 @@
 //! Install logic run inside the image build (`hangar install <step>`): build args read with
 //! their catalogue defaults, extras resolution, constraints, pip and apt command lines,
-//! context-file installs and the final image's user and permissions.
+//! uv command lines and pip.conf translation, context-file installs and the final image's user
+//! and permissions.
 
 use std::path::PathBuf;
 
@@ -9,9 +10,11 @@ pub mod args;
 pub mod constraints;
 pub mod exec;
 pub mod extras;
+pub mod installer;
 pub mod pip;
 pub mod source;
 pub mod steps;
+pub mod uv;
 
 /// An error of an in-build step. Every message names the build arg or file at fault and
 /// what to do about it.

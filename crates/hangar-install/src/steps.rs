@@ -1,7 +1,8 @@
 //! The `hangar install <step>` steps: each reads the build args, builds its command lines
 //! with the pure functions of this crate and runs them through an [`Exec`]. Each step has its
 //! own module; this one holds what they share: filesystem locations, running a command with a
-//! named fix, the database-client flags and the pip settings every pip step applies.
+//! named fix, the database-client flags, the pip settings every pip step applies and the
+//! choice of installer (pip or uv).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,9 @@ use crate::InstallError;
 use crate::args::BuildArgs;
 use crate::exec::{Cmd, Exec};
 use crate::extras::Clients;
+use crate::installer::Installer;
 use crate::pip::{self, InstallOpts, Secrets};
+use crate::uv;
 
 mod additional;
 mod airflow;
@@ -30,6 +33,8 @@ pub struct Paths {
     pub secrets: PathBuf,
     /// Where `DOCKER_CONTEXT_FILES` is mounted.
     pub context_files: PathBuf,
+    /// The download caches of pip and uv (a build cache mount, so never part of a layer).
+    pub cache: PathBuf,
 }
 
 impl Default for Paths {
@@ -38,6 +43,7 @@ impl Default for Paths {
             root: PathBuf::from("/"),
             secrets: PathBuf::from("/run/secrets"),
             context_files: PathBuf::from("/docker-context-files"),
+            cache: PathBuf::from("/root/.cache"),
         }
     }
 }
@@ -87,8 +93,46 @@ fn pip_opts<'a>(a: &BuildArgs, constraints: Option<&'a Path>) -> InstallOpts<'a>
 
 fn step_env(a: &BuildArgs, paths: &Paths) -> Vec<(String, String)> {
     let mut env = pip::base_env(a.get("CASS_DRIVER_BUILD_CONCURRENCY"));
+    env.push((
+        "PIP_CACHE_DIR".to_owned(),
+        paths.cache.join("pip").display().to_string(),
+    ));
     env.extend(Secrets::discover(&paths.secrets, &paths.context_files).env());
     env
+}
+
+/// The installer `AIRFLOW_USE_UV` asks for, and the environment to run it with. For uv, the
+/// pinned release is first fetched with the venv's pip (same secrets and pip.conf) into the
+/// cache folder, unless it is already there, and the pip.conf settings are translated for uv.
+fn installer(
+    exec: &mut dyn Exec,
+    a: &BuildArgs,
+    paths: &Paths,
+    env: &[(String, String)],
+) -> Result<(Installer, Vec<(String, String)>), InstallError> {
+    if !a.flag("AIRFLOW_USE_UV")? {
+        return Ok((Installer::Pip, env.to_vec()));
+    }
+    let bin = uv::uv_bin(&paths.cache);
+    if !paths.at(&bin).is_file() {
+        run(
+            exec,
+            &with_env(uv::bootstrap_cmd(&a.venv(), &paths.cache), env),
+            &format!("installing uv {}", uv::UV_VERSION),
+            "the package index must serve uv (a private index needs a copy of it), or set AIRFLOW_USE_UV=false",
+        )?;
+    }
+    let secrets = Secrets::discover(&paths.secrets, &paths.context_files);
+    let conf = match &secrets.pip_conf {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| InstallError::Io {
+            path: PathBuf::from(p),
+            source: e,
+        })?),
+        None => None,
+    };
+    let mut env = env.to_vec();
+    env.extend(uv::env(&secrets, conf.as_deref(), &paths.cache));
+    Ok((Installer::Uv { bin }, env))
 }
 
 fn with_env(cmd: Cmd, env: &[(String, String)]) -> Cmd {
@@ -108,6 +152,7 @@ mod testing {
             root: dir.to_path_buf(),
             secrets: dir.join("run/secrets"),
             context_files: PathBuf::from("/docker-context-files"),
+            cache: PathBuf::from("/root/.cache"),
         }
     }
 

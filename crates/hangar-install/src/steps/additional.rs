@@ -4,14 +4,14 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use super::{Paths, pip_opts, run, step_env, with_env};
+use super::{Paths, installer, pip_opts, run, step_env, with_env};
 use crate::InstallError;
 use crate::args::BuildArgs;
 use crate::exec::Exec;
-use crate::pip::{self, InstallOpts};
+use crate::pip::InstallOpts;
 
 /// `hangar install additional`: `ADDITIONAL_PYTHON_DEPS` and the context `requirements.txt`,
-/// then `pip check` and group permissions on the venv.
+/// then the installer's check and group permissions on the venv.
 pub fn additional_step(
     exec: &mut dyn Exec,
     a: &BuildArgs,
@@ -21,6 +21,7 @@ pub fn additional_step(
         "ADDITIONAL_PYTHON_DEPS",
         "ADDITIONAL_PIP_INSTALL_FLAGS",
         "AIRFLOW_USER_HOME_DIR",
+        "AIRFLOW_USE_UV",
     ])?;
     let env = step_env(a, paths);
     let venv = a.venv();
@@ -29,6 +30,11 @@ pub fn additional_step(
         .split_whitespace()
         .map(str::to_owned)
         .collect();
+    let req = paths.context_files.join("requirements.txt");
+    if deps.is_empty() && !paths.at(&req).is_file() {
+        return group_like_user(&paths.at(&a.home()));
+    }
+    let (tool, env) = installer(exec, a, paths, &env)?;
     if !deps.is_empty() {
         let opts = InstallOpts {
             upgrade_only_if_needed: true,
@@ -36,28 +42,25 @@ pub fn additional_step(
         };
         run(
             exec,
-            &with_env(pip::install_cmd(&venv, &deps, &opts), &env),
+            &with_env(tool.install_cmd(&venv, &deps, &opts), &env),
             "installing ADDITIONAL_PYTHON_DEPS",
             "check the names and versions in ADDITIONAL_PYTHON_DEPS",
         )?;
     }
-    let req = paths.context_files.join("requirements.txt");
     if paths.at(&req).is_file() {
         run(
             exec,
-            &with_env(pip::requirements_cmd(&venv, &req, &pip_opts(a, None)), &env),
+            &with_env(tool.requirements_cmd(&venv, &req, &pip_opts(a, None)), &env),
             "installing the context requirements.txt",
             "check requirements.txt in DOCKER_CONTEXT_FILES",
         )?;
     }
-    if !deps.is_empty() || paths.at(&req).is_file() {
-        run(
-            exec,
-            &with_env(pip::check_cmd(&venv), &env),
-            "pip check",
-            "fix the conflicting requirements listed above",
-        )?;
-    }
+    run(
+        exec,
+        &with_env(tool.check_cmd(&venv), &env),
+        &format!("{} check", tool.name()),
+        "fix the conflicting requirements listed above",
+    )?;
     group_like_user(&paths.at(&a.home()))
 }
 
@@ -107,7 +110,10 @@ mod tests {
         let f = dir.path().join("home/airflow/.local/bin/x");
         std::fs::write(&f, "").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o744)).unwrap();
-        let a = BuildArgs::from_pairs(&[("ADDITIONAL_PYTHON_DEPS", "six  pandas==2.1.2")]);
+        let a = BuildArgs::from_pairs(&[
+            ("AIRFLOW_USE_UV", "false"),
+            ("ADDITIONAL_PYTHON_DEPS", "six  pandas==2.1.2"),
+        ]);
         let mut rec = Recorder::default();
         additional_step(&mut rec, &a, &p).unwrap();
         let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
@@ -123,9 +129,39 @@ mod tests {
     }
 
     #[test]
+    fn additional_step_with_uv_reuses_the_cached_uv() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        std::fs::create_dir_all(dir.path().join("home/airflow")).unwrap();
+        let uv = crate::uv::uv_bin(&p.cache);
+        let uv_at = dir.path().join(uv.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(uv_at.parent().unwrap()).unwrap();
+        std::fs::write(&uv_at, "").unwrap();
+        let a = BuildArgs::from_pairs(&[("ADDITIONAL_PYTHON_DEPS", "six")]);
+        let mut rec = Recorder::default();
+        additional_step(&mut rec, &a, &p).unwrap();
+        let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
+        let uv = uv.display();
+        assert_eq!(
+            shown,
+            [
+                format!("{uv} pip install --python /home/airflow/.local/bin/python six"),
+                format!("{uv} pip check --python /home/airflow/.local/bin/python"),
+            ]
+        );
+        // Nothing to add: no installer is fetched and nothing runs.
+        let mut rec = Recorder::default();
+        additional_step(&mut rec, &BuildArgs::from_pairs(&[]), &p).unwrap();
+        assert!(rec.commands.is_empty());
+    }
+
+    #[test]
     fn failing_command_names_step_and_fix() {
         let dir = tempfile::tempdir().unwrap();
-        let a = BuildArgs::from_pairs(&[("ADDITIONAL_PYTHON_DEPS", "nosuchpkg")]);
+        let a = BuildArgs::from_pairs(&[
+            ("AIRFLOW_USE_UV", "false"),
+            ("ADDITIONAL_PYTHON_DEPS", "nosuchpkg"),
+        ]);
         let mut rec = Recorder::default();
         rec.replies.push_back(Finished {
             code: 1,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Paths, clients, pip_opts, run, step_env, with_env};
+use super::{Paths, clients, installer, pip_opts, run, step_env, with_env};
 use crate::InstallError;
 use crate::args::BuildArgs;
 use crate::constraints::{self, Constraints};
@@ -29,6 +29,7 @@ const PYTHON_ARGS: &[&str] = &[
     "AIRFLOW_LOCAL_PIP_WHEELS",
     "INSTALL_AIRFLOW_VIA_PIP",
     "AIRFLOW_USER_HOME_DIR",
+    "AIRFLOW_USE_UV",
 ];
 
 /// Context distributions (`*.whl`, `*.tar.gz`) in `dir`, sorted.
@@ -88,6 +89,8 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
             "the base image needs the python3 venv module (Debian: python3-venv)",
         )?;
     }
+
+    let (tool, env) = installer(exec, a, paths, &env)?;
 
     let method = if a.get("AIRFLOW_INSTALL_SOURCES").is_empty() {
         a.get("AIRFLOW_INSTALLATION_METHOD")
@@ -185,7 +188,7 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
         };
         run(
             exec,
-            &with_env(pip::install_cmd(&venv, &reqs, &opts), &env),
+            &with_env(tool.install_cmd(&venv, &reqs, &opts), &env),
             "installing Airflow from the context files",
             &format!(
                 "put every needed wheel in DOCKER_CONTEXT_FILES (e.g. `pip download`); {fix_version}"
@@ -211,7 +214,7 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
         run(
             exec,
             &with_env(
-                pip::install_cmd(&venv, &[req], &pip_opts(a, constraints_opt)),
+                tool.install_cmd(&venv, &[req], &pip_opts(a, constraints_opt)),
                 &env,
             ),
             "installing Airflow",
@@ -226,7 +229,7 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
             };
             run(
                 exec,
-                &with_env(pip::install_cmd(&venv, &reqs, &opts), &env),
+                &with_env(tool.install_cmd(&venv, &reqs, &opts), &env),
                 "installing the context distributions",
                 "check the wheels in DOCKER_CONTEXT_FILES",
             )?;
@@ -234,23 +237,24 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
     }
     run(
         exec,
-        &with_env(pip::check_cmd(&venv), &env),
-        "pip check",
+        &with_env(tool.check_cmd(&venv), &env),
+        &format!("{} check", tool.name()),
         "fix the conflicting requirements listed above (constraints or ADDITIONAL_PYTHON_DEPS)",
     )?;
     if !constrained {
         // No constraints file was used: record what was installed, so image extenders can
         // still pin with `--constraint ~/constraints.txt`.
         let frozen = exec
-            .capture(&with_env(pip::freeze_cmd(&venv), &env))
+            .capture(&with_env(tool.freeze_cmd(&venv), &env))
             .map_err(|e| InstallError::Spawn {
-                program: "pip".into(),
+                program: tool.name().into(),
                 source: e,
             })?;
         write_atomic(
             &constraints_at,
             &format!(
-                "# Installed without constraints (AIRFLOW_CONSTRAINTS_LOCATION=none); pip freeze:\n{}",
+                "# Installed without constraints (AIRFLOW_CONSTRAINTS_LOCATION=none); {} freeze:\n{}",
+                tool.name(),
                 frozen.stdout
             ),
         )?;
@@ -285,6 +289,7 @@ mod tests {
         )
         .unwrap();
         let a = BuildArgs::from_pairs(&[
+            ("AIRFLOW_USE_UV", "false"),
             ("PYTHON_MAJOR_MINOR_VERSION", "3.11"),
             ("AIRFLOW_VERSION", "2.10.5"),
             ("AIRFLOW_EXTRAS", "postgres,celery,redis,mysql"),
@@ -318,6 +323,79 @@ mod tests {
     }
 
     #[test]
+    fn airflow_step_with_uv_fetches_uv_and_translates_pip_conf() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let secrets = dir.path().join("run/secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::write(
+            secrets.join("pip-conf"),
+            "[global]\nindex-url = https://mirror.corp/simple\n",
+        )
+        .unwrap();
+        std::fs::write(secrets.join("netrc"), "machine mirror.corp\n").unwrap();
+        let a = BuildArgs::from_pairs(&[
+            ("PYTHON_MAJOR_MINOR_VERSION", "3.11"),
+            ("AIRFLOW_VERSION", "3.3.2"),
+            ("AIRFLOW_EXTRAS", "postgres"),
+            ("AIRFLOW_CONSTRAINTS_LOCATION", "none"),
+        ]);
+        let mut rec = Recorder::default();
+        rec.replies.push_back(ok("3.11\n"));
+        airflow_step(&mut rec, &a, &p).unwrap();
+        let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
+        let uv = format!("/root/.cache/hangar-uv-{}/bin/uv", crate::uv::UV_VERSION);
+        assert_eq!(
+            shown[2],
+            format!(
+                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /root/.cache/hangar-uv-{v} uv=={v}",
+                v = crate::uv::UV_VERSION
+            )
+        );
+        assert_eq!(
+            shown[3..],
+            [
+                format!(
+                    "{uv} pip install --python /home/airflow/.local/bin/python apache-airflow[postgres]==3.3.2"
+                ),
+                format!("{uv} pip check --python /home/airflow/.local/bin/python"),
+                format!(
+                    "{uv} pip freeze --python /home/airflow/.local/bin/python --exclude-editable"
+                ),
+            ]
+        );
+        // pip fetches uv with pip's settings; uv gets them translated, netrc as it is.
+        let has = |i: usize, k: &str, v: &str| rec.commands[i].env.contains(&(k.into(), v.into()));
+        let conf = secrets.join("pip-conf").display().to_string();
+        assert!(has(2, "PIP_CONFIG_FILE", &conf));
+        assert!(has(2, "PIP_CACHE_DIR", "/root/.cache/pip"));
+        assert!(has(3, "UV_INDEX_URL", "https://mirror.corp/simple"));
+        assert!(has(3, "UV_CACHE_DIR", "/root/.cache/uv"));
+        assert!(has(
+            3,
+            "NETRC",
+            &secrets.join("netrc").display().to_string()
+        ));
+        let c = std::fs::read_to_string(dir.path().join("home/airflow/constraints.txt")).unwrap();
+        assert!(c.contains("uv freeze"), "{c}");
+    }
+
+    #[test]
+    fn use_uv_must_be_a_boolean() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = BuildArgs::from_pairs(&[
+            ("PYTHON_MAJOR_MINOR_VERSION", "3.11"),
+            ("AIRFLOW_USE_UV", "yes"),
+        ]);
+        let mut rec = Recorder::default();
+        rec.replies.push_back(ok("3.11"));
+        let err = airflow_step(&mut rec, &a, &paths(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AIRFLOW_USE_UV"), "{err}");
+    }
+
+    #[test]
     fn python_mismatch_fails_clearly() {
         let dir = tempfile::tempdir().unwrap();
         let a = BuildArgs::from_pairs(&[("PYTHON_MAJOR_MINOR_VERSION", "3.12")]);
@@ -339,6 +417,7 @@ mod tests {
     fn unconstrained_install_records_pip_freeze() {
         let dir = tempfile::tempdir().unwrap();
         let a = BuildArgs::from_pairs(&[
+            ("AIRFLOW_USE_UV", "false"),
             ("PYTHON_MAJOR_MINOR_VERSION", "3.11"),
             ("AIRFLOW_CONSTRAINTS_LOCATION", "none"),
             ("AIRFLOW_EXTRAS", ""),
@@ -373,6 +452,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
         let a = BuildArgs::from_pairs(&[
+            ("AIRFLOW_USE_UV", "false"),
             ("PYTHON_MAJOR_MINOR_VERSION", "3.11"),
             ("AIRFLOW_VERSION", "2.10.5"),
             ("AIRFLOW_EXTRAS", "celery"),
