@@ -1,5 +1,5 @@
 # Production image of Apache Airflow, built by `hangar build` or by any engine directly:
-#   docker buildx build . --build-arg AIRFLOW_VERSION=3.3.2
+#   docker buildx build . --build-arg AIRFLOW_VERSION=3.3.2   (or DOCKER_BUILDKIT=1 docker build)
 #   buildah bud --build-arg HANGAR_BINARY_SOURCE=build .   (buildah/podman: always pass it)
 #
 # Stages:
@@ -7,6 +7,7 @@
 #   hangar-from-context  copies the prebuilt .hangar/hangar from the context (`hangar build`)
 #   hangar-bin           FROM hangar-from-${HANGAR_BINARY_SOURCE}. buildah 1.28 resolves this
 #                        stage name only when HANGAR_BINARY_SOURCE is given with --build-arg.
+#   docker-context-files the DOCKER_CONTEXT_FILES folder, mounted into the install steps
 #   airflow-build-image  compilers + dev apt packages; Airflow installed into ~airflow/.local
 #   main                 runtime apt packages, the venv and hangar as /entrypoint
 #
@@ -49,6 +50,13 @@ COPY --chmod=0755 .hangar/hangar /hangar
 
 FROM hangar-from-${HANGAR_BINARY_SOURCE} AS hangar-bin
 
+# The DOCKER_CONTEXT_FILES folder (or, by default, a stand-in file), bind-mounted from this stage
+# into the install steps: RUN --mount sources cannot name a build arg on Docker 20.10's embedded
+# frontend, COPY can.
+FROM scratch AS docker-context-files
+ARG DOCKER_CONTEXT_FILES="Dockerfile"
+COPY ${DOCKER_CONTEXT_FILES} /docker-context-files
+
 ############################## build stage ##############################
 # Few instructions on purpose: with --layers every instruction is a cached image, and on
 # storage drivers such as vfs each one costs seconds even when cached. hangar itself is
@@ -71,16 +79,19 @@ ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_VERSION AIRFLOW_EXTRAS ADDITIONAL_AIRFLOW
 COPY ${AIRFLOW_SOURCES_FROM} ${AIRFLOW_SOURCES_TO}
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
-    --mount=type=bind,source=${DOCKER_CONTEXT_FILES},target=/docker-context-files \
-    --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/root/.cache \
+    --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
+    --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/var/cache/hangar \
     hangar install airflow
+
+# The cache mounts target /var/cache/hangar, not root's home: buildah 1.28 empties the whole
+# root filesystem when it cleans up a cache mount under a 0700 /root.
 
 # Declared only now, so that changing it reuses the Airflow layer above.
 ARG ADDITIONAL_PYTHON_DEPS=""
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
-    --mount=type=bind,source=${DOCKER_CONTEXT_FILES},target=/docker-context-files \
-    --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/root/.cache \
+    --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
+    --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/var/cache/hangar \
     hangar install additional
 
 ############################## final image ##############################

@@ -43,7 +43,7 @@ impl Default for Paths {
             root: PathBuf::from("/"),
             secrets: PathBuf::from("/run/secrets"),
             context_files: PathBuf::from("/docker-context-files"),
-            cache: PathBuf::from("/root/.cache"),
+            cache: PathBuf::from("/var/cache/hangar"),
         }
     }
 }
@@ -152,7 +152,7 @@ mod testing {
             root: dir.to_path_buf(),
             secrets: dir.join("run/secrets"),
             context_files: PathBuf::from("/docker-context-files"),
-            cache: PathBuf::from("/root/.cache"),
+            cache: PathBuf::from("/var/cache/hangar"),
         }
     }
 

@@ -222,7 +222,7 @@ mod tests {
     use super::*;
 
     const V: &str = "/home/airflow/.local";
-    const CACHE: &str = "/root/.cache";
+    const CACHE: &str = "/var/cache/hangar";
 
     fn uv() -> PathBuf {
         uv_bin(Path::new(CACHE))
@@ -234,12 +234,12 @@ mod tests {
         assert_eq!(
             c.display(),
             format!(
-                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /root/.cache/hangar-uv-{UV_VERSION} uv=={UV_VERSION}"
+                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /var/cache/hangar/hangar-uv-{UV_VERSION} uv=={UV_VERSION}"
             )
         );
         assert_eq!(
             uv(),
-            PathBuf::from(format!("/root/.cache/hangar-uv-{UV_VERSION}/bin/uv"))
+            PathBuf::from(format!("/var/cache/hangar/hangar-uv-{UV_VERSION}/bin/uv"))
         );
     }
 
@@ -378,7 +378,7 @@ mod tests {
         );
         let timeouts: Vec<_> = env.iter().filter(|(k, _)| k == "UV_HTTP_TIMEOUT").collect();
         assert_eq!(timeouts, [&("UV_HTTP_TIMEOUT".to_owned(), "10".to_owned())]);
-        assert!(env.contains(&("UV_CACHE_DIR".into(), "/root/.cache/uv".into())));
+        assert!(env.contains(&("UV_CACHE_DIR".into(), "/var/cache/hangar/uv".into())));
         assert!(env.contains(&("UV_LINK_MODE".into(), "copy".into())));
         assert!(!env.iter().any(|(k, _)| k == "SSL_CERT_FILE"));
         let plain = super::env(&secrets, None, Path::new(CACHE));

@@ -344,11 +344,11 @@ mod tests {
         rec.replies.push_back(ok("3.11\n"));
         airflow_step(&mut rec, &a, &p).unwrap();
         let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
-        let uv = format!("/root/.cache/hangar-uv-{}/bin/uv", crate::uv::UV_VERSION);
+        let uv = format!("/var/cache/hangar/hangar-uv-{}/bin/uv", crate::uv::UV_VERSION);
         assert_eq!(
             shown[2],
             format!(
-                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /root/.cache/hangar-uv-{v} uv=={v}",
+                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /var/cache/hangar/hangar-uv-{v} uv=={v}",
                 v = crate::uv::UV_VERSION
             )
         );
@@ -368,9 +368,9 @@ mod tests {
         let has = |i: usize, k: &str, v: &str| rec.commands[i].env.contains(&(k.into(), v.into()));
         let conf = secrets.join("pip-conf").display().to_string();
         assert!(has(2, "PIP_CONFIG_FILE", &conf));
-        assert!(has(2, "PIP_CACHE_DIR", "/root/.cache/pip"));
+        assert!(has(2, "PIP_CACHE_DIR", "/var/cache/hangar/pip"));
         assert!(has(3, "UV_INDEX_URL", "https://mirror.corp/simple"));
-        assert!(has(3, "UV_CACHE_DIR", "/root/.cache/uv"));
+        assert!(has(3, "UV_CACHE_DIR", "/var/cache/hangar/uv"));
         assert!(has(
             3,
             "NETRC",
