@@ -210,9 +210,6 @@ fn dry_run_shows_the_detected_docker_client() {
 /// ADDITIONAL_PYTHON_DEPS differs, so the Airflow layer is reused). Both images pass every
 /// check the buildah-built image passes.
 #[test]
-#[ignore = "Docker 20.10's embedded Dockerfile frontend (before 1.3) does not expand \
-            ${DOCKER_CONTEXT_FILES} in the root Dockerfile's RUN --mount source; \
-            run with --ignored on a Dockerfile that names the source literally"]
 fn airflow3_image_built_by_buildkit_with_hangar_build_and_plain_docker_build() {
     let _lock = build_lock();
     ensure_base_image();
