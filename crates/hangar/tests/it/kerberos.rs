@@ -265,9 +265,9 @@ impl Watcher {
 
 #[test]
 fn obtains_renews_and_reinitialises_after_renew_until() {
-    // 20 s tickets renewable for 40 s: keytab at t0, renewals at ~t0+14 and ~t0+28 (the second
-    // clipped to renew-until), then a new keytab exchange near t0+36.
-    let realm = Realm::new("20s", "40s");
+    // 12 s tickets renewable for 24 s: keytab at t0, renewals at ~t0+8 and ~t0+16 (the second
+    // clipped to renew-until), then a new keytab exchange near t0+21.
+    let realm = Realm::new("12s", "24s");
     let cache = realm.path("ccache");
     let mut run = Running::spawn(realm.refresher(&cache));
     let first = run.wait_for("event=ticket_refreshed", 1, Duration::from_secs(15));
@@ -282,7 +282,7 @@ fn obtains_renews_and_reinitialises_after_renew_until() {
         flags.contains("Flags: FRI"),
         "forwardable and renewable by default: {flags}"
     );
-    let refreshed = run.wait_for("event=ticket_refreshed", 4, Duration::from_secs(60));
+    let refreshed = run.wait_for("event=ticket_refreshed", 4, Duration::from_secs(40));
     let methods: Vec<_> = refreshed
         .iter()
         .map(|l| field(l, "method").unwrap())
@@ -312,63 +312,57 @@ fn obtains_renews_and_reinitialises_after_renew_until() {
 }
 
 #[test]
-fn survives_a_kdc_outage_of_three_lifetimes() {
+fn survives_a_short_kdc_outage_and_recovers_within_one_backoff_step() {
+    // A refresh every ~3 s (20 s tickets, 17 s margin), so the KDC goes away while the
+    // refresher is due and the last good ticket is still valid: readers must keep seeing it,
+    // the refresher keeps retrying (warning once per reason), and the first retry after the KDC
+    // is back gets a ticket. Longer outages (past expiry, back-off growth) are covered with fake
+    // time in hangar-kerberos's refresher state tests.
     let mut realm = Realm::new("20s", "10m");
     let cache = realm.path("ccache");
     let mut cmd = realm.refresher(&cache);
-    cmd.args(["--retry-initial", "0.5", "--retry-max", "4"]);
+    cmd.args([
+        "--retry-initial",
+        "0.5",
+        "--retry-max",
+        "2",
+        "--margin",
+        "17",
+    ])
+    .arg("--verbose");
     let mut run = Running::spawn(cmd);
-    run.wait_for("event=ticket_refreshed", 2, Duration::from_secs(30));
+    run.wait_for("event=ticket_refreshed", 2, Duration::from_secs(20));
     let watcher = Watcher::start(realm.kdc.krb5_config(), cache.clone());
-    std::thread::sleep(Duration::from_secs(2));
-    let stopped_at = Instant::now();
     realm.kdc.stop();
-    std::thread::sleep(Duration::from_secs(60));
-    assert!(
-        run.child.try_wait().unwrap().is_none(),
-        "the refresher must keep running during the outage"
-    );
-    assert!(
-        !realm.klist_valid(&cache),
-        "the 20 s ticket cannot be valid after 60 s without a KDC"
-    );
+    // Four failed attempts: the first, and three retries after 0.5, 1 and 2 s.
+    run.wait_for("event=refresh_failed", 4, Duration::from_secs(20));
     let failures_logged = run.count("level=warn event=refresh_failed");
     assert!(
-        (1..=3).contains(&failures_logged),
+        (1..=2).contains(&failures_logged),
         "each failure reason is logged once at warn level, got {failures_logged}:\n{}",
         run.lines().join("\n")
     );
     realm.kdc.resume();
     let resumed_at = Instant::now();
-    while !realm.klist_valid(&cache) {
-        assert!(
-            resumed_at.elapsed() < Duration::from_secs(4 + 4),
-            "no valid ticket within one backoff step (4 s) plus a KDC round trip after the KDC came back:\n{}",
-            run.lines().join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let recovered_at = Instant::now();
-    run.wait_for("event=recovered", 1, Duration::from_secs(5));
+    // Within one back-off step (2 s) plus a KDC round trip on a loaded machine.
+    run.wait_for("event=recovered", 1, Duration::from_secs(2 + 4));
+    assert!(
+        resumed_at.elapsed() < Duration::from_secs(2 + 4),
+        "recovered {:?} after the KDC came back",
+        resumed_at.elapsed()
+    );
+    assert!(realm.klist_valid(&cache));
     // Keep going for one more refresh with the KDC up.
     let before = run.count("event=ticket_refreshed");
     run.wait_for(
         "event=ticket_refreshed",
         before + 1,
-        Duration::from_secs(20),
+        Duration::from_secs(10),
     );
     let bad = watcher.finish();
-    let unexpected: Vec<_> = bad
-        .iter()
-        .filter(|(t, _)| *t < stopped_at || *t > recovered_at + Duration::from_millis(200))
-        .collect();
     assert!(
-        unexpected.is_empty(),
-        "the cache was broken or expired while the KDC was up: {unexpected:?}"
-    );
-    assert!(
-        bad.iter().all(|(_, what)| what == "klist -s failed"),
-        "the cache file was torn: {bad:?}"
+        bad.is_empty(),
+        "readers saw a broken or expired cache although the last good ticket was valid: {bad:?}"
     );
     assert!(run.terminate().success());
 }
@@ -392,7 +386,7 @@ fn readers_never_see_a_broken_cache_across_many_refreshes() {
     let mut run = Running::spawn(cmd);
     run.wait_for("event=ticket_refreshed", 1, Duration::from_secs(15));
     let watcher = Watcher::start(realm.kdc.krb5_config(), cache.clone());
-    run.wait_for("event=ticket_refreshed", 13, Duration::from_secs(30));
+    run.wait_for("event=ticket_refreshed", 9, Duration::from_secs(25));
     let bad = watcher.finish();
     assert!(bad.is_empty(), "readers saw a broken cache: {bad:?}");
     assert!(run.terminate().success());
@@ -446,7 +440,15 @@ fn one_time_mode_flags_and_check_exit_codes() {
         .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
         .output();
     assert_eq!(via_env.unwrap().status.code(), Some(0));
-    std::thread::sleep(Duration::from_secs(5));
+    // The 4 s ticket expires; the probe says so as soon as it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while check("0") == Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "still valid 10 s after a 4 s ticket"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(check("0"), Some(12), "expired");
     // A cache with a principal but no credentials.
     let empty = realm.path("empty");
@@ -767,10 +769,10 @@ fn unreachable_kdc_fails_one_time_but_daemon_retries_until_it_returns() {
     assert_eq!(out.status.code(), Some(1));
 
     let mut cmd = realm.refresher(&cache);
-    cmd.args(["--retry-initial", "0.2", "--retry-max", "1"]);
+    cmd.args(["--retry-initial", "0.2", "--retry-max", "1", "--verbose"]);
     let mut run = Running::spawn(cmd);
-    run.wait_for("event=refresh_failed", 1, Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(3));
+    // Retries are logged at debug level (--verbose); only the first of a reason is a warning.
+    run.wait_for("event=refresh_failed", 5, Duration::from_secs(15));
     assert_eq!(
         run.count("level=warn event=refresh_failed"),
         1,
@@ -803,14 +805,15 @@ fn address_bound_tickets_are_refreshed_from_the_keytab_when_renewal_is_refused()
     // kerberos`. hangar falls back to the keytab without a warning.
     let realm = Realm::new("20s", "10m");
     let cache = realm.path("ccache");
+    // A 17 s margin on 20 s tickets: the second refresh is due ~3 s after the first.
     let mut cmd = realm.refresher(&cache);
     cmd.env_remove("AIRFLOW__KERBEROS__INCLUDE_IP")
-        .arg("--verbose");
+        .args(["--margin", "17", "--verbose"]);
     let mut run = Running::spawn(cmd);
     run.wait_for("event=ticket_refreshed", 1, Duration::from_secs(15));
     let listing = String::from_utf8_lossy(&realm.klist(&["-a"], &cache).stdout).into_owned();
     let bound = !listing.contains("Addresses: (none)");
-    let refreshed = run.wait_for("event=ticket_refreshed", 2, Duration::from_secs(25));
+    let refreshed = run.wait_for("event=ticket_refreshed", 2, Duration::from_secs(15));
     assert!(realm.klist_valid(&cache));
     if bound {
         assert!(
@@ -998,18 +1001,59 @@ impl Store {
     }
 }
 
+/// `hangar` built with the `kerberos` command only, as the sidecar image carries it, into a
+/// target directory of its own so that it never replaces the full build the other tests run.
+fn kerberos_only_binary() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = root.join("target/kerberos-only");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "--locked", "-p", "hangar"])
+        .args([
+            "--no-default-features",
+            "--features",
+            "kerberos",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "cargo build (kerberos only): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let binary = target.join("release/hangar");
+    let help = Command::new(&binary).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("kerberos"), "{help}");
+    for other in ["build", "entrypoint", "init", "wait", "install"] {
+        let out = Command::new(&binary)
+            .args(["help", other])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "the kerberos-only build has `{other}`"
+        );
+    }
+    binary
+}
+
 #[test]
 fn sidecar_image_obtains_a_ticket_as_uid_50000() {
     hangar_testkit::require_program("buildah", "buildah", &[]);
     hangar_testkit::require_program("podman", "podman runc", &[]);
+    let binary = kerberos_only_binary();
     let realm = Realm::new("30s", "10m");
     let store = Store::new();
     let base = store.debian_base();
-    // The build context holds the binary where the Dockerfile expects a release build, and
+    // The build context holds the kerberos-only binary where the Dockerfile expects it, and
     // the repository's .dockerignore, which must let that binary through.
     let ctx = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(ctx.path().join("target/release")).unwrap();
-    std::fs::copy(HANGAR, ctx.path().join("target/release/hangar")).unwrap();
+    std::fs::copy(&binary, ctx.path().join("target/release/hangar")).unwrap();
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dockerignore"),
         ctx.path().join(".dockerignore"),
