@@ -10,9 +10,11 @@ use crate::pip::{InstallOpts, Secrets};
 pub const UV_VERSION: &str = "0.11.29";
 
 /// Where uv is installed inside the cache folder (`pip install --target`), so that the
-/// pinned uv is downloaded once per cache and never lands in a layer.
+/// pinned uv is downloaded once per cache and never lands in a layer. The path names the
+/// architecture too: engines that do not expand build args in a cache mount's id share one
+/// cache between architectures.
 pub fn uv_home(cache: &Path) -> PathBuf {
-    cache.join(format!("hangar-uv-{UV_VERSION}"))
+    cache.join(format!("uv-{UV_VERSION}-{}", std::env::consts::ARCH))
 }
 
 /// The uv executable under [`uv_home`].
@@ -219,6 +221,8 @@ pub fn env(secrets: &Secrets, pip_conf_text: Option<&str>, cache: &Path) -> Vec<
 
 #[cfg(test)]
 mod tests {
+    use std::env::consts::ARCH;
+
     use super::*;
 
     const V: &str = "/home/airflow/.local";
@@ -234,12 +238,12 @@ mod tests {
         assert_eq!(
             c.display(),
             format!(
-                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /var/cache/hangar/hangar-uv-{UV_VERSION} uv=={UV_VERSION}"
+                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /var/cache/hangar/uv-{UV_VERSION}-{ARCH} uv=={UV_VERSION}"
             )
         );
         assert_eq!(
             uv(),
-            PathBuf::from(format!("/var/cache/hangar/hangar-uv-{UV_VERSION}/bin/uv"))
+            PathBuf::from(format!("/var/cache/hangar/uv-{UV_VERSION}-{ARCH}/bin/uv"))
         );
     }
 

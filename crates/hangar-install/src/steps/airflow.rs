@@ -344,12 +344,13 @@ mod tests {
         rec.replies.push_back(ok("3.11\n"));
         airflow_step(&mut rec, &a, &p).unwrap();
         let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
-        let uv = format!("/var/cache/hangar/hangar-uv-{}/bin/uv", crate::uv::UV_VERSION);
+        let uv = crate::uv::uv_bin(&p.cache).display().to_string();
         assert_eq!(
             shown[2],
             format!(
-                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /var/cache/hangar/hangar-uv-{v} uv=={v}",
-                v = crate::uv::UV_VERSION
+                "/home/airflow/.local/bin/python -m pip install --upgrade --no-deps --target /var/cache/hangar/uv-{v}-{arch} uv=={v}",
+                v = crate::uv::UV_VERSION,
+                arch = std::env::consts::ARCH
             )
         );
         assert_eq!(

@@ -69,7 +69,7 @@ fn airflow_image_built_with_pip_when_uv_is_off() {
         "the build did not install with pip:\n{log}"
     );
     assert!(
-        !log.contains("hangar-uv-") && !log.contains(" pip install --python "),
+        !log.contains("/var/cache/hangar/uv-") && !log.contains(" pip install --python "),
         "uv was used although AIRFLOW_USE_UV=false:\n{log}"
     );
 
