@@ -2,6 +2,7 @@
 
 use std::io;
 
+use hangar_exit::{ExitStatus, code};
 use nix::errno::Errno;
 
 /// What can go wrong while hangar acts as init.
@@ -58,4 +59,17 @@ pub enum InitError {
         #[source]
         source: Errno,
     },
+}
+
+impl ExitStatus for InitError {
+    /// A bad setting or an empty command is bad input (64); a failing system call is
+    /// internal (70).
+    fn exit_code(&self) -> u8 {
+        match self {
+            InitError::InvalidSetsid { .. } | InitError::EmptyCommand => code::BAD_INPUT,
+            InitError::Signals { .. } | InitError::Spawn { .. } | InitError::Wait { .. } => {
+                code::INTERNAL
+            }
+        }
+    }
 }

@@ -7,8 +7,7 @@ use hangar_entrypoint::os::RealSystem;
 use hangar_entrypoint::{ChildEnv, contract};
 use hangar_init::{InitOptions, Supervisor, setsid_from_env};
 
-use super::{exit_error, with_message};
-use hangar_exit::code;
+use super::exit_error;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -23,14 +22,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn run_multicall(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let env = ChildEnv::from_process();
-    let setsid = setsid_from_env(env.get_os("DUMB_INIT_SETSID"))
-        .map_err(|e| with_message(code::BAD_INPUT, format!("DUMB_INIT_SETSID: {e}")))?;
-    let mut supervisor = Supervisor::new(InitOptions { setsid }).map_err(|e| {
-        with_message(
-            code::INTERNAL,
-            format!("cannot set up the init duties: {e}"),
-        )
-    })?;
+    let setsid = setsid_from_env(env.get_os("DUMB_INIT_SETSID")).map_err(exit_error)?;
+    let mut supervisor = Supervisor::new(InitOptions { setsid }).map_err(exit_error)?;
     let code = contract::run(&args, env, &mut RealSystem, &mut supervisor).map_err(exit_error)?;
     Ok(ExitCode::from(code))
 }

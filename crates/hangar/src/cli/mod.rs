@@ -73,15 +73,6 @@ where
     })
 }
 
-/// An error of hangar's own, told by a message, with an explicit exit code.
-#[cfg(feature = "entrypoint")]
-pub(crate) fn with_message(code: u8, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(ExitError {
-        code,
-        cause: message.into().into(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

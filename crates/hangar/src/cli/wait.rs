@@ -6,7 +6,7 @@ use hangar_entrypoint::os::RealSystem;
 use hangar_entrypoint::{ChildEnv, standalone};
 use hangar_init::{InitOptions, Supervisor};
 
-use super::{exit_error, with_message};
+use super::exit_error;
 
 /// Wait until services accept connections (exit 0), for compose healthchecks and init
 /// containers. Uses CONNECTION_CHECK_MAX_COUNT × CONNECTION_CHECK_SLEEP_TIME as the budget.
@@ -22,12 +22,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = ChildEnv::from_process();
     // Only needed for `airflow db check` when the DB URL is a `_SECRET`.
-    let mut supervisor = Supervisor::new(InitOptions { setsid: true }).map_err(|e| {
-        with_message(
-            hangar_exit::code::INTERNAL,
-            format!("cannot set up process supervision: {e}"),
-        )
-    })?;
+    let mut supervisor = Supervisor::new(InitOptions { setsid: true }).map_err(exit_error)?;
     standalone::run(&args.targets, &env, &RealSystem, &mut supervisor).map_err(exit_error)?;
     Ok(ExitCode::SUCCESS)
 }
