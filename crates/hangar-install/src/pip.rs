@@ -89,9 +89,22 @@ pub struct InstallOpts<'a> {
     pub upgrade_only_if_needed: bool,
 }
 
-/// `pip install [opts] REQS…`.
-pub fn install_cmd(venv: &Path, reqs: &[String], o: &InstallOpts<'_>) -> Cmd {
-    let mut c = pip(venv).arg("install");
+/// How an install command line is spelled: pip and `uv pip` spell the install options alike,
+/// except that uv needs no upgrade strategy (it keeps installed versions that satisfy the
+/// requirements unless told to upgrade).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Pip,
+    Uv,
+}
+
+/// Appends `o` and then `reqs` to an install command `c` in `dialect`.
+pub(crate) fn with_install_opts(
+    mut c: Cmd,
+    dialect: Dialect,
+    reqs: &[String],
+    o: &InstallOpts<'_>,
+) -> Cmd {
     if let Some(dir) = o.find_links {
         c = c
             .args(["--no-index", "--find-links"])
@@ -100,7 +113,7 @@ pub fn install_cmd(venv: &Path, reqs: &[String], o: &InstallOpts<'_>) -> Cmd {
     if o.no_deps {
         c = c.arg("--no-deps");
     }
-    if o.upgrade_only_if_needed {
+    if o.upgrade_only_if_needed && dialect == Dialect::Pip {
         c = c.args(["--upgrade", "--upgrade-strategy", "only-if-needed"]);
     }
     if let Some(path) = o.constraints {
@@ -108,6 +121,11 @@ pub fn install_cmd(venv: &Path, reqs: &[String], o: &InstallOpts<'_>) -> Cmd {
     }
     c.args(o.extra_flags.iter().cloned())
         .args(reqs.iter().cloned())
+}
+
+/// `pip install [opts] REQS…`.
+pub fn install_cmd(venv: &Path, reqs: &[String], o: &InstallOpts<'_>) -> Cmd {
+    with_install_opts(pip(venv).arg("install"), Dialect::Pip, reqs, o)
 }
 
 /// `pip install -r FILE`.

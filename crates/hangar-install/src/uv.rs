@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::exec::Cmd;
-use crate::pip::{InstallOpts, Secrets};
+use crate::pip::{Dialect, InstallOpts, Secrets, with_install_opts};
 
 /// The uv release the build stage installs from the package index.
 pub const UV_VERSION: &str = "0.11.29";
@@ -43,20 +43,7 @@ fn uv_pip(uv: &Path, verb: &str, venv: &Path) -> Cmd {
 /// requirements unless told to upgrade, which is pip's `--upgrade-strategy only-if-needed`
 /// for the dependencies.
 pub fn install_cmd(uv: &Path, venv: &Path, reqs: &[String], o: &InstallOpts<'_>) -> Cmd {
-    let mut c = uv_pip(uv, "install", venv);
-    if let Some(dir) = o.find_links {
-        c = c
-            .args(["--no-index", "--find-links"])
-            .arg(dir.display().to_string());
-    }
-    if o.no_deps {
-        c = c.arg("--no-deps");
-    }
-    if let Some(path) = o.constraints {
-        c = c.arg("--constraint").arg(path.display().to_string());
-    }
-    c.args(o.extra_flags.iter().cloned())
-        .args(reqs.iter().cloned())
+    with_install_opts(uv_pip(uv, "install", venv), Dialect::Uv, reqs, o)
 }
 
 /// `uv pip check --python VENV/bin/python`.
