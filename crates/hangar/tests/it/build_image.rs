@@ -20,7 +20,7 @@ use crate::image_checks::{
 
 /// `hangar build` with buildah on the test kit's store, chroot isolation, the test machine's
 /// CA bundle and `args`.
-fn hangar_build(args: &[String]) -> Output {
+pub(crate) fn hangar_build(args: &[String]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hangar"))
         .env("BUILDAH_ISOLATION", "chroot")
         .env("CONTAINERS_STORAGE_CONF", images::storage_conf())

@@ -4,25 +4,13 @@
 //! PyPI with the test machine's CA bundle, the image run with podman + runc. Serialised with
 //! the other image builds; removes what it created.
 
-use std::process::{Command, Output, Stdio};
-
 use hangar_testkit::images::{
-    self, ImageGuard, build_lock, constraints_file, ensure_base_image, marked_ca_bundle,
-    podman_run, prune_dangling,
+    ImageGuard, build_lock, constraints_file, ensure_base_image, marked_ca_bundle, podman_run,
+    prune_dangling,
 };
 
+use crate::build_image::hangar_build;
 use crate::image_checks::{CA_MARKER, EXTRAS, hangar_base_args, text};
-
-fn hangar_build(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hangar"))
-        .env("BUILDAH_ISOLATION", "chroot")
-        .env("CONTAINERS_STORAGE_CONF", images::storage_conf())
-        .args(["build", "--engine", "buildah"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run hangar build")
-}
 
 /// `hangar build --build-arg AIRFLOW_USE_UV=false`: pip installs Airflow and the extra
 /// dependency, uv is never fetched, and the image runs Airflow with a consistent venv.
