@@ -19,22 +19,13 @@
 //! ```
 
 use std::ffi::OsString;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The Airflow 3 release the tests pin (latest 3.x on PyPI when written).
 pub const AIRFLOW_3: &str = "3.3.2";
 /// The Airflow 2 release the tests pin.
 pub const AIRFLOW_2: &str = "2.10.5";
-
-/// The pip the venvs are upgraded to before Airflow is installed (pinned, like everything the
-/// tests install from PyPI).
-const PIP_VERSION: &str = "25.1.1";
-
-/// The interpreter used to create the venvs.
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
 /// A ready virtualenv with Apache Airflow installed.
 #[derive(Debug, Clone)]
@@ -103,86 +94,30 @@ impl AirflowVenv {
 ///
 /// Panics with an actionable message when Python's `venv` module or PyPI is unavailable.
 pub fn venv(version: &str) -> AirflowVenv {
-    let base = crate::cache_dir("airflow-venvs");
-    let key = format!("{version}-postgres");
-    let published = base.join(&key);
-    if let Some(v) = ready(&published, version) {
-        return v;
-    }
-    let lock_path = base.join(format!("{key}.lock"));
-    let lock = File::create(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot create lock file {}: {e}", lock_path.display()));
-    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .unwrap_or_else(|(_, e)| panic!("cannot lock {}: {e}", lock_path.display()));
-    // Another process may have finished while we waited for the lock.
-    if let Some(v) = ready(&published, version) {
-        return v;
-    }
-    assert!(
-        Path::new(SYSTEM_PYTHON).is_file(),
-        "{SYSTEM_PYTHON} is required to build the Airflow test venv. Install it with: \
-         apt-get update && apt-get install -y python3 python3-venv python3-pip"
+    let requirement = format!("apache-airflow[postgres]=={version}");
+    let root = crate::venvs::cached_venv(
+        "airflow-venvs",
+        &format!("{version}-postgres"),
+        &[&requirement],
+        |root| holds_airflow(root, version),
     );
-    let nonce = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let build = base.join(format!("{key}.build-{}-{nonce}", std::process::id()));
-    run(
-        Command::new(SYSTEM_PYTHON)
-            .arg("-m")
-            .arg("venv")
-            .arg(&build),
-        "python3 -m venv",
-    );
-    let py = build.join("bin/python");
-    run(
-        Command::new(&py)
-            .args(["-m", "pip", "install", "-q"])
-            .arg(format!("pip=={PIP_VERSION}")),
-        "pip install pip",
-    );
-    run(
-        Command::new(&py)
-            .args(["-m", "pip", "install", "-q"])
-            .arg(format!("apache-airflow[postgres]=={version}")),
-        "pip install apache-airflow",
-    );
-    // Publish: a symlink renamed over `<key>` is atomic.
-    let tmp_link = base.join(format!("{key}.link-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp_link);
-    std::os::unix::fs::symlink(&build, &tmp_link)
-        .unwrap_or_else(|e| panic!("cannot create symlink {}: {e}", tmp_link.display()));
-    fs::rename(&tmp_link, &published)
-        .unwrap_or_else(|e| panic!("cannot publish {}: {e}", published.display()));
-    ready(&published, version).unwrap_or_else(|| {
-        panic!(
-            "the venv at {} was built but apache-airflow {version} is not in it",
-            build.display()
-        )
-    })
-}
-
-/// The venv at `published` when it exists and holds `apache_airflow-<version>.dist-info`.
-fn ready(published: &Path, version: &str) -> Option<AirflowVenv> {
-    let root = fs::canonicalize(published).ok()?;
-    let v = AirflowVenv {
+    AirflowVenv {
         root,
         version: version.to_owned(),
-    };
-    if !v.airflow().is_file() {
-        return None;
     }
-    let lib = v.root.join("lib");
-    let found = fs::read_dir(lib).ok()?.filter_map(Result::ok).any(|py| {
-        py.path()
-            .join("site-packages")
-            .join(format!("apache_airflow-{version}.dist-info"))
-            .is_dir()
-    });
-    found.then_some(v)
 }
 
-/// Runs a pip or venv step; PyPI must be reachable for the pip ones.
-fn run(cmd: &mut Command, what: &str) {
-    crate::run_checked(&format!("`{what}` (PyPI must be reachable)"), cmd);
+/// True when the venv at `root` has the `airflow` script and `apache_airflow-<version>.dist-info`.
+fn holds_airflow(root: &Path, version: &str) -> bool {
+    if !root.join("bin/airflow").is_file() {
+        return false;
+    }
+    fs::read_dir(root.join("lib")).is_ok_and(|dirs| {
+        dirs.filter_map(Result::ok).any(|py| {
+            py.path()
+                .join("site-packages")
+                .join(format!("apache_airflow-{version}.dist-info"))
+                .is_dir()
+        })
+    })
 }

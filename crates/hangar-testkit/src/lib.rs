@@ -13,6 +13,7 @@ pub mod docker;
 pub mod images;
 pub mod kdc;
 pub mod servers;
+pub mod venvs;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

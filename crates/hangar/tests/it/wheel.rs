@@ -9,7 +9,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use hangar_testkit::venvs::SYSTEM_PYTHON;
 
 use super::build_frontend::{clean_env, text};
 
@@ -17,8 +18,6 @@ use super::build_frontend::{clean_env, text};
 const MATURIN_VERSION: &str = "1.16.0";
 /// The uv whose `uv tool install` is checked next to pip's.
 const UV_VERSION: &str = "0.13.9";
-/// The interpreter the venvs are made with (Debian's, not a pyenv shim on `PATH`).
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// The newest glibc the wheel's platform tag may name: Debian 12's.
 const NEWEST_GLIBC_MINOR: u32 = 36;
 
@@ -66,46 +65,15 @@ fn wheel_installs_with_pip_and_uv_and_runs() {
 }
 
 /// The cached venv holding the pinned maturin and uv, made on first use.
-///
-/// A venv cannot be moved (its scripts name its interpreter by absolute path), so it is made in
-/// a uniquely named directory and published by renaming a symlink onto the cache key: a
-/// half-made venv is never used, and concurrent first runs at worst both make one.
 fn tools_venv() -> PathBuf {
-    let base = hangar_testkit::cache_dir("wheel-tools");
-    let key = format!("maturin-{MATURIN_VERSION}-uv-{UV_VERSION}");
-    let published = base.join(&key);
-    if let Ok(root) = fs::canonicalize(&published)
-        && root.join("bin/maturin").is_file()
-        && root.join("bin/uv").is_file()
-    {
-        return root;
-    }
-    assert!(
-        Path::new(SYSTEM_PYTHON).is_file(),
-        "{SYSTEM_PYTHON} is required to build the hangar wheel. Install it with: \
-         apt-get update && apt-get install -y python3 python3-venv python3-pip"
-    );
-    let nonce = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let build = base.join(format!("{key}.build-{}-{nonce}", std::process::id()));
-    run(
-        Command::new(SYSTEM_PYTHON).args(["-m", "venv"]).arg(&build),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(build.join("bin/pip"))
-            .args(["install", "--disable-pip-version-check", "-q"])
-            .arg(format!("maturin=={MATURIN_VERSION}"))
-            .arg(format!("uv=={UV_VERSION}")),
-        "pip install maturin uv (PyPI must be reachable)",
-    );
-    let link = base.join(format!("{key}.link-{}-{nonce}", std::process::id()));
-    std::os::unix::fs::symlink(&build, &link)
-        .unwrap_or_else(|e| panic!("cannot create symlink {}: {e}", link.display()));
-    fs::rename(&link, &published)
-        .unwrap_or_else(|e| panic!("cannot publish {}: {e}", published.display()));
-    build
+    let maturin = format!("maturin=={MATURIN_VERSION}");
+    let uv = format!("uv=={UV_VERSION}");
+    hangar_testkit::venvs::cached_venv(
+        "wheel-tools",
+        &format!("maturin-{MATURIN_VERSION}-uv-{UV_VERSION}"),
+        &[&maturin, &uv],
+        |root| root.join("bin/maturin").is_file() && root.join("bin/uv").is_file(),
+    )
 }
 
 /// Builds the wheel into `out` and returns its path.
