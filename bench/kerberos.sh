@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Benchmark: `hangar kerberos` against `airflow kerberos` doing the same job in the same run, and
-# the size of the minimal sidecar image.
+# Benchmark: `hangar kerberos` (the default build and the kerberos-only build the sidecar image
+# carries) against k5start (Debian's kstart) and `airflow kerberos` doing the same job in the same
+# run, and the size of the minimal sidecar image.
 #
-# Starts a throwaway MIT realm on loopback (30 s tickets), runs both refreshers side by side for
+# Starts a throwaway MIT realm on loopback (30 s tickets), runs the refreshers side by side for
 # DURATION seconds (default 90: several refresh cycles each; airflow with reinit_frequency=20 so it
-# refreshes as often as hangar does with 30 s tickets), samples resident memory every second and
-# reports peak/average RSS and total CPU time (including kinit children for airflow). Then builds
+# refreshes as often as hangar does with 30 s tickets; k5start wakes once a minute, its shortest
+# interval), samples resident memory every second and reports peak/average RSS and PSS and total
+# CPU time (including kinit children for airflow). Then builds
 # deploy/sidecar/Dockerfile's `kerberos-sidecar` target with buildah, checks that the image
 # obtains a ticket from the same KDC, and reports its uncompressed size.
 #
-# Needs (Debian 12, root): krb5-kdc krb5-admin-server krb5-user, python3-venv, buildah, podman,
+# Needs (Debian 12, root): krb5-kdc krb5-admin-server krb5-user, kstart, python3-venv, buildah, podman,
 # runc, debootstrap (once, to make the Debian base in the bench's own storage).
 # Environment: DURATION, AIRFLOW_VERSION (3.3.2), AIRFLOW_VENV (reuse a venv), CARGO_TARGET_DIR,
 #              HANGAR_TEST_CACHE, SKIP_RUN=1 (image only), SKIP_IMAGE=1,
@@ -30,12 +32,17 @@ cleanup() {
 }
 trap cleanup EXIT
 need() { command -v "$1" >/dev/null || { echo "missing $1: apt-get install -y $2" >&2; exit 1; }; }
-need krb5kdc krb5-kdc; need kadmin.local krb5-admin-server; need kinit krb5-user
+need krb5kdc krb5-kdc; need kadmin.local krb5-admin-server; need kinit krb5-user; need k5start kstart
 
-echo "== building hangar (release)"
+echo "== building hangar (release: all commands, and kerberos only)"
 cargo build --release --locked -p hangar -q
 HANGAR=$TARGET/release/hangar
-echo "binary: $(stat -c %s "$HANGAR") bytes; load-time libraries: $(ldd "$HANGAR" | awk '{print $1}' | tr '\n' ' ')"
+cargo build --release --locked -p hangar -q --no-default-features --features kerberos \
+  --target-dir "$TARGET/kerberos-only"
+HANGAR_KRB=$TARGET/kerberos-only/release/hangar
+for b in "$HANGAR" "$HANGAR_KRB"; do
+  echo "$b: $(stat -c %s "$b") bytes; load-time libraries: $(ldd "$b" | awk '{print $1}' | tr '\n' ' ')"
+done
 
 echo "== throwaway realm"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -71,51 +78,66 @@ export AIRFLOW_HOME=$W/airflow-home
 mkdir -p "$AIRFLOW_HOME"
 "$VENV/bin/airflow" db migrate >/dev/null 2>&1   # Airflow 3 refuses CLI commands before this
 
-echo "== running both refreshers for ${DURATION}s"
-AIRFLOW__KERBEROS__INCLUDE_IP=false "$HANGAR" kerberos "$PRINC" -k "$W/airflow.keytab" \
-  --ccache "FILE:$W/hangar.ccache" 2> "$W/hangar.log" &
-HPID=$!; PIDS+=($HPID)
-# The same with libkrb5's SPAKE preauth plugin disabled (it loads OpenSSL's libcrypto).
+echo "== running the refreshers for ${DURATION}s"
+NAMES=(); PIDS_R=(); CCS=()
+start() { # name ccache command...
+  local name=$1 cc=$2; shift 2
+  "$@" > "$W/$name.log" 2>&1 &
+  NAMES+=("$name"); PIDS_R+=($!); CCS+=("$cc"); PIDS+=($!)
+}
+export AIRFLOW__KERBEROS__INCLUDE_IP=false
+start hangar "$W/hangar.ccache" "$HANGAR" kerberos "$PRINC" -k "$W/airflow.keytab" --ccache "FILE:$W/hangar.ccache"
+start hangar-krb-only "$W/krbonly.ccache" "$HANGAR_KRB" kerberos "$PRINC" -k "$W/airflow.keytab" \
+  --ccache "FILE:$W/krbonly.ccache"
+# The kerberos-only build with libkrb5's SPAKE preauth plugin disabled (it loads libcrypto).
 printf '[plugins]\n clpreauth = {\n  disable = spake\n }\n' > "$W/nospake.conf"
-KRB5_CONFIG="$W/krb5.conf:$W/nospake.conf" AIRFLOW__KERBEROS__INCLUDE_IP=false "$HANGAR" kerberos "$PRINC" \
-  -k "$W/airflow.keytab" --ccache "FILE:$W/hangar2.ccache" 2> "$W/hangar2.log" &
-NPID=$!; PIDS+=($NPID)
-AIRFLOW__KERBEROS__INCLUDE_IP=false AIRFLOW__KERBEROS__REINIT_FREQUENCY=20 \
+start hangar-krb-nospake "$W/nospake.ccache" env KRB5_CONFIG="$W/krb5.conf:$W/nospake.conf" \
+  "$HANGAR_KRB" kerberos "$PRINC" -k "$W/airflow.keytab" --ccache "FILE:$W/nospake.ccache"
+start k5start "$W/k5start.ccache" k5start -v -f "$W/airflow.keytab" -k "FILE:$W/k5start.ccache" -K 1 "$PRINC"
+start airflow "$W/airflow.ccache" env AIRFLOW__KERBEROS__REINIT_FREQUENCY=20 \
   AIRFLOW__KERBEROS__CCACHE="$W/airflow.ccache" \
-  "$VENV/bin/airflow" kerberos "$PRINC" -k "$W/airflow.keytab" > "$W/airflow.log" 2>&1 &
-APID=$!; PIDS+=($APID)
+  "$VENV/bin/airflow" kerberos "$PRINC" -k "$W/airflow.keytab"
+# `env` execs the program, so each pid is the refresher's own.
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
-hsum=0; asum=0; nsum=0; hpss=0; apss=0; npss=0; n=0; hbad=0; abad=0
+declare -a RSUM PSUM BAD
+for i in "${!NAMES[@]}"; do RSUM[i]=0; PSUM[i]=0; BAD[i]=0; done
+n=0
 for _ in $(seq "$DURATION"); do
   sleep 1
-  h=$(rss $HPID); a=$(rss $APID)
-  hsum=$((hsum + h)); asum=$((asum + a)); n=$((n + 1))
-  hpss=$((hpss + $(pss $HPID))); apss=$((apss + $(pss $APID)))
-  nsum=$((nsum + $(rss $NPID))); npss=$((npss + $(pss $NPID)))
-  klist -s -c "FILE:$W/hangar.ccache" || hbad=$((hbad + 1))
-  klist -s -c "FILE:$W/airflow.ccache" || abad=$((abad + 1))
+  n=$((n + 1))
+  for i in "${!NAMES[@]}"; do
+    p=${PIDS_R[i]}
+    RSUM[i]=$((RSUM[i] + $(rss "$p"))); PSUM[i]=$((PSUM[i] + $(pss "$p")))
+    klist -s -c "FILE:${CCS[i]}" || BAD[i]=$((BAD[i] + 1))
+  done
 done
 TCK=$(getconf CLK_TCK)
-hcpu=$(cpu_ticks $HPID); acpu=$(cpu_ticks $APID); hpeak=$(hwm $HPID); apeak=$(hwm $APID)
-kill -0 $HPID && kill -0 $APID || { echo "a refresher died:"; tail "$W/hangar.log" "$W/airflow.log"; exit 1; }
-hcycles=$(grep -c 'event=ticket_refreshed' "$W/hangar.log" || true)
-acycles=$(grep -c 'Re-initialising kerberos from keytab' "$W/airflow.log" || true)
-
-printf '\n%-22s %14s %14s\n' "" "hangar" "airflow"
-printf '%-22s %14s %14s\n' "refresh cycles" "$hcycles" "$acycles"
-printf '%-22s %11s KB %11s KB\n' "average RSS" "$((hsum / n))" "$((asum / n))"
-printf '%-22s %11s KB %11s KB\n' "peak RSS (VmHWM)" "$hpeak" "$apeak"
-printf '%-22s %11s KB %11s KB\n' "average PSS" "$((hpss / n))" "$((apss / n))"
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf '%-22s %12s s %12s s\n' "CPU (user+sys)" "$(div "$hcpu" "$TCK")" "$(div "$acpu" "$TCK")"
-printf '%-22s %14s %14s\n' "seconds without TGT" "$hbad" "$abad"
-echo "RSS ratio (average): $(div "$asum" "$hsum")x"
-echo "hangar with SPAKE preauth disabled in krb5.conf: average RSS $((nsum / n)) KB, PSS $((npss / n)) KB"
-echo "(seconds without TGT: klist -s failures sampled once a second, including each tool's start-up)"
+for i in "${!NAMES[@]}"; do
+  kill -0 "${PIDS_R[i]}" || { echo "${NAMES[i]} died:"; tail "$W/${NAMES[i]}.log"; exit 1; }
+done
+cycles() {
+  case $1 in
+    hangar*) grep -c 'event=ticket_refreshed' "$W/$1.log" || true ;;
+    k5start) grep -c 'authenticating as' "$W/$1.log" || true ;;
+    airflow) grep -c 'Re-initialising kerberos from keytab' "$W/$1.log" || true ;;
+  esac
+}
+printf '\n%-20s %8s %12s %12s %12s %9s %8s\n' "" "cycles" "avg RSS KB" "peak RSS KB" "avg PSS KB" "CPU s" "no TGT s"
+for i in "${!NAMES[@]}"; do
+  p=${PIDS_R[i]}
+  printf '%-20s %8s %12s %12s %12s %9s %8s\n' "${NAMES[i]}" "$(cycles "${NAMES[i]}")" \
+    "$((RSUM[i] / n))" "$(hwm "$p")" "$((PSUM[i] / n))" "$(div "$(cpu_ticks "$p")" "$TCK")" "${BAD[i]}"
+done
+echo "(no TGT s: klist -s failures sampled once a second, including each tool's start-up;"
+echo " k5start wakes once a minute at the most often, so 30 s tickets lapse between its wake-ups)"
+echo "== where the kerberos-only hangar's resident memory is (smaps, KB)"
+awk '/^[0-9a-f]+-[0-9a-f]+ / {name=$6; if (name=="") name="[anon]"} /^Rss:/ {r[name]+=$2} END {for (k in r) if (r[k] >= 100) printf "%8d %s\n", r[k], k}' \
+  "/proc/${PIDS_R[1]}/smaps" | sort -rn
 fi
 
 if [ "${SKIP_IMAGE:-0}" = 1 ]; then exit 0; fi
@@ -139,7 +161,7 @@ if [ -z "$($B images -q "$BASE" 2>/dev/null)" ]; then
   rm -rf "$W/rootfs"
 fi
 mkdir -p "$W/ctx/target/release"
-cp "$HANGAR" "$W/ctx/target/release/hangar"
+cp "$HANGAR_KRB" "$W/ctx/target/release/hangar"   # the image takes the kerberos-only build
 IMG=localhost/hangar-kerberos-sidecar:bench
 $B bud -q --isolation chroot --pull-never --build-arg "BASE_IMAGE=$BASE" --target kerberos-sidecar \
   -f "$ROOT/deploy/sidecar/Dockerfile" -t "$IMG" "$W/ctx" >/dev/null
