@@ -8,7 +8,6 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
+use crate::servers::common::spawn_child;
 use crate::{require_program, run_checked};
 
 /// Debian's docker client, which has the embedded-BuildKit switch.
@@ -63,8 +63,8 @@ impl Dockerd {
         let socket = d.join("docker.sock");
         let host = format!("unix://{}", socket.display());
         let log = fs::File::create(d.join("dockerd.log")).expect("cannot create the dockerd log");
-        let child = Command::new(dockerd)
-            .arg("--data-root")
+        let mut cmd = Command::new(dockerd);
+        cmd.arg("--data-root")
             .arg(d.join("root"))
             .arg("--exec-root")
             .arg(d.join("exec"))
@@ -83,12 +83,11 @@ impl Dockerd {
             .env_remove("DOCKER_HOST")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("cannot share the dockerd log"))
-            .stderr(log)
-            // Its own process group, so that containerd and the shims it starts can be killed
-            // with it if it does not stop by itself.
-            .process_group(0)
-            .spawn()
-            .expect("cannot start dockerd");
+            .stderr(log);
+        // The test kit's spawner: its own process group, so that containerd and the shims it
+        // starts can be killed with it if it does not stop by itself, and killed with the test
+        // process if that dies first.
+        let child = spawn_child(cmd).expect("cannot start dockerd");
         let mut daemon = Dockerd { child, dir, host };
         daemon.wait_until_answering();
         daemon

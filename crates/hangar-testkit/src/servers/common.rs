@@ -56,7 +56,7 @@ type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 /// Spawns `cmd` in its own process group with `PR_SET_PDEATHSIG = SIGKILL`, from a thread
 /// that lives as long as the test process (the death signal fires when the *thread* that
 /// forked exits).
-pub(super) fn spawn_child(mut cmd: Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_child(mut cmd: Command) -> std::io::Result<Child> {
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
     let tx = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();

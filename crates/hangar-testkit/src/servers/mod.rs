@@ -42,7 +42,7 @@
 //!
 //! A missing server binary panics with the `apt-get install` command that provides it.
 
-mod common;
+pub(crate) mod common;
 mod mariadb;
 mod postgres;
 mod rabbitmq;
