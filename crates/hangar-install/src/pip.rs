@@ -128,11 +128,6 @@ pub fn install_cmd(venv: &Path, reqs: &[String], o: &InstallOpts<'_>) -> Cmd {
     with_install_opts(pip(venv).arg("install"), Dialect::Pip, reqs, o)
 }
 
-/// `pip install -r FILE`.
-pub fn requirements_cmd(venv: &Path, file: &Path, o: &InstallOpts<'_>) -> Cmd {
-    install_cmd(venv, &["-r".to_owned(), file.display().to_string()], o)
-}
-
 /// `pip check`.
 pub fn check_cmd(venv: &Path) -> Cmd {
     pip(venv).arg("check")
@@ -228,7 +223,7 @@ mod tests {
             },
         );
         assert_eq!(c.args, ["-m", "pip", "install", "--no-deps", "/d/x.whl"]);
-        let c = requirements_cmd(
+        let c = crate::installer::Installer::Pip.requirements_cmd(
             Path::new(V),
             Path::new("/docker-context-files/requirements.txt"),
             &InstallOpts::default(),
