@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build a production Airflow image through docker buildx, podman or buildah.
+    /// Build a production Airflow image with Docker (buildx or embedded BuildKit), podman or buildah.
     #[cfg(feature = "build")]
     Build(cli::build::Args),
     /// Run as the image's PID 1: prepare the environment, wait for services, run the command.
