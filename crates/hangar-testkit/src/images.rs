@@ -304,9 +304,7 @@ pub fn constraints_file(version: &str, extras: &str) -> PathBuf {
             .filter(|l| !l.to_ascii_lowercase().starts_with("apache-airflow=="))
             .map(|l| format!("{l}\n"))
             .collect();
-        let tmp = published.with_extension("tmp");
-        fs::write(&tmp, body).expect("write constraints");
-        fs::rename(&tmp, &published).expect("publish constraints");
+        publish(&published, &body);
     }
     drop(guard);
     published
