@@ -37,18 +37,26 @@ fn publish(path: &Path, body: &str) {
 }
 
 /// The `storage.conf` of the tests' container store, for `CONTAINERS_STORAGE_CONF`: the
-/// overlay driver (native overlayfs as root, about twice as fast as vfs for Airflow builds) in
-/// a graph root under the test cache. buildah, podman and `hangar build` all read it, so they
-/// share the images, and nothing a user's or another tool's store holds (a driver recorded
-/// earlier, podman's state database) can change which driver they use.
+/// overlay driver (native overlayfs as root, about twice as fast as vfs for Airflow builds),
+/// see [`private_store`].
 pub fn storage_conf() -> PathBuf {
-    let dir = cache_dir("images");
-    let runroot = PathBuf::from("/run/hangar-test-images"); // podman wants a short path
+    private_store("images", "overlay")
+}
+
+/// Writes the `storage.conf` of a container store of its own named `name`, with `driver`, and
+/// returns its path for `CONTAINERS_STORAGE_CONF`: the graph root under the test cache (podman's
+/// state database lives there too), the run root `/run/hangar-<name>`. buildah, podman and
+/// `hangar build` all read it, so they share the store's images, and nothing a user's or
+/// another tool's store holds (a driver recorded earlier, podman's state database) can change
+/// which driver they use.
+pub fn private_store(name: &str, driver: &str) -> PathBuf {
+    let dir = cache_dir(name);
+    let runroot = PathBuf::from(format!("/run/hangar-{name}")); // podman wants a short path
     fs::create_dir_all(&runroot).expect("create the store's run root");
     let conf = dir.join("storage.conf");
     let body = format!(
-        "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-        dir.join("overlay-store").display(),
+        "[storage]\ndriver = \"{driver}\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+        dir.join(format!("{driver}-store")).display(),
         runroot.display()
     );
     publish(&conf, &body);

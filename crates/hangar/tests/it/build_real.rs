@@ -19,26 +19,9 @@ use crate::build_frontend::{HANGAR, clean_env, hangar_build, text};
 const BASE: &str = "localhost/hangar-frontend-busybox:latest";
 static BUILDAH: Mutex<()> = Mutex::new(());
 
-/// A `storage.conf` for these tests: vfs in a graph root of their own, shared by buildah and
-/// podman (podman's state database lives under the graph root too). Written once per run.
+/// These tests' own vfs store, shared by buildah and podman.
 fn storage_conf() -> PathBuf {
-    static CONF: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CONF.get_or_init(|| {
-        let dir = hangar_testkit::cache_dir("build-real-storage");
-        let runroot = PathBuf::from("/run/hangar-build-real"); // podman wants a short path
-        fs::create_dir_all(&runroot).unwrap();
-        let conf = dir.join("storage.conf");
-        let body = format!(
-            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-            dir.join("root").display(),
-            runroot.display()
-        );
-        let tmp = dir.join(format!("storage.conf.tmp{}", std::process::id()));
-        fs::write(&tmp, body).unwrap();
-        fs::rename(&tmp, &conf).unwrap();
-        conf
-    })
-    .clone()
+    hangar_testkit::images::private_store("build-real", "vfs")
 }
 
 fn buildah(args: &[&str]) -> Output {
