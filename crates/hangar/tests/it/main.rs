@@ -10,11 +10,17 @@ mod build_frontend;
 #[cfg(feature = "full-tests")]
 mod build_image;
 #[cfg(feature = "full-tests")]
+mod build_layers;
+#[cfg(feature = "full-tests")]
 mod build_pip;
+#[cfg(feature = "full-tests")]
+mod build_platform;
 #[cfg(feature = "full-tests")]
 mod build_real;
 #[cfg(feature = "full-tests")]
 mod entrypoint;
+#[cfg(feature = "full-tests")]
+mod health;
 #[cfg(feature = "full-tests")]
 mod image_checks;
 #[cfg(feature = "full-tests")]

@@ -1,0 +1,1 @@
+//! `hangar health` and `hangar wait db --migrated` against real Airflow metadata databases.
