@@ -9,7 +9,9 @@
 #                        stage name only when HANGAR_BINARY_SOURCE is given with --build-arg.
 #   docker-context-files the DOCKER_CONTEXT_FILES folder, mounted into the install steps
 #   airflow-build-image  compilers + dev apt packages; Airflow installed into ~airflow/.local
-#   main                 runtime apt packages, the venv and hangar as /entrypoint
+#   airflow-additional   ADDITIONAL_PYTHON_DEPS on top; what they changed exported to /hangar-layer
+#   main                 runtime apt packages, the venv (Airflow layer + additional layer) and
+#                        hangar as /entrypoint
 #
 # Every build arg is documented in docs/build-args.md. Secrets are never build args: mount a
 # CA bundle with `--secret id=hangar-ca,src=FILE`, a private index config with
@@ -86,13 +88,18 @@ RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hanga
 # The cache mounts target /var/cache/hangar, not root's home: buildah 1.28 empties the whole
 # root filesystem when it cleans up a cache mount under a 0700 /root.
 
-# Declared only now, so that changing it reuses the Airflow layer above.
-ARG ADDITIONAL_PYTHON_DEPS=""
+# ADDITIONAL_PYTHON_DEPS and the context requirements.txt over the venv above, in a stage of
+# their own: changing them reuses the Airflow install, and what they changed in the airflow
+# user's home (with the list of what they removed) is exported to /hangar-layer, which the
+# final image copies as a small layer over the unchanged Airflow layer.
+FROM airflow-build-image AS airflow-additional
+ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_USER_HOME_DIR ADDITIONAL_PIP_INSTALL_FLAGS="" AIRFLOW_USE_UV="true" \
+    CASS_DRIVER_BUILD_CONCURRENCY="8" TARGETARCH ADDITIONAL_PYTHON_DEPS=""
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
     --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
     --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/var/cache/hangar \
-    hangar install additional
+    hangar install additional --layer /hangar-layer
 
 ############################## final image ##############################
 FROM ${PYTHON_BASE_IMAGE} AS main
@@ -112,7 +119,12 @@ WORKDIR ${AIRFLOW_HOME}
 USER ${AIRFLOW_UID}
 ENTRYPOINT ["/entrypoint"]
 CMD []
+# The venv as Airflow's install left it, then what the additional requirements changed, then
+# the removal of what they replaced: one venv, and a rebuild for other additional requirements
+# reuses the large first layer.
 COPY --from=airflow-build-image --chown=${AIRFLOW_UID}:0 ${AIRFLOW_USER_HOME_DIR} ${AIRFLOW_USER_HOME_DIR}
+COPY --from=airflow-additional --chown=${AIRFLOW_UID}:0 /hangar-layer/ ${AIRFLOW_USER_HOME_DIR}/
+RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin /run/hangar-bin install removals
 # Copied, not bind-mounted: buildah 1.28 does not key its layer cache on bind-mount contents.
 COPY --from=hangar-bin --chmod=0755 /hangar /usr/local/bin/hangar
 

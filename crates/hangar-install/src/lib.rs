@@ -11,6 +11,7 @@ pub mod constraints;
 pub mod exec;
 pub mod extras;
 pub mod installer;
+pub mod layer;
 pub mod pip;
 pub mod source;
 pub mod steps;
@@ -70,6 +71,8 @@ pub enum InstallError {
         program: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Layer(#[from] layer::LayerError),
     #[error("cannot write {}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -4,6 +4,7 @@
 //! named fix, the database-client flags, the pip settings every pip step applies and the
 //! choice of installer (pip or uv).
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::InstallError;
@@ -19,7 +20,7 @@ mod airflow;
 mod apt;
 mod finalize;
 
-pub use additional::{additional_step, group_like_user};
+pub use additional::additional_step;
 pub use airflow::{airflow_step, context_distributions, is_airflow_distribution};
 pub use apt::apt_step;
 pub use finalize::{finalize_step, useradd_cmd};
@@ -137,6 +138,32 @@ fn installer(
 
 fn with_env(cmd: Cmd, env: &[(String, String)]) -> Cmd {
     cmd.envs(env)
+}
+
+/// Makes group permissions equal user permissions under `dir` (`chmod -R g=u`), so any UID in
+/// group 0 can use and extend the venv.
+fn group_like_user(dir: &Path) -> Result<(), InstallError> {
+    let io = |p: &Path, e| InstallError::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| io(dir, e))?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = meta.mode() & 0o7777;
+    let user = (mode >> 6) & 0o7;
+    let new = (mode & !0o070) | (user << 3);
+    if new != mode {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(new))
+            .map_err(|e| io(dir, e))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+            group_like_user(&entry.map_err(|e| io(dir, e))?.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Fixtures of the step tests.

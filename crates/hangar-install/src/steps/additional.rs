@@ -1,21 +1,25 @@
-//! `hangar install additional`: the requirements added on top of Airflow, then group
-//! permissions equal to the user's on the venv.
+//! `hangar install additional`: the requirements added on top of Airflow, with group
+//! permissions equal to the user's, and what they changed in the airflow user's home exported
+//! as a tree of its own for the final image's additional layer.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use super::{Paths, installer, pip_opts, run, step_env, with_env};
+use super::{Paths, group_like_user, installer, pip_opts, run, step_env, with_env};
 use crate::InstallError;
 use crate::args::BuildArgs;
 use crate::exec::Exec;
+use crate::layer::{self, Snapshot};
 use crate::pip::InstallOpts;
 
-/// `hangar install additional`: `ADDITIONAL_PYTHON_DEPS` and the context `requirements.txt`,
-/// then the installer's check and group permissions on the venv.
+/// `hangar install additional [--layer DIR]`: `ADDITIONAL_PYTHON_DEPS` and the context
+/// `requirements.txt`, then the installer's check and group permissions. With `layer`, what
+/// this changed in the airflow user's home is copied to that folder (created, empty when
+/// nothing changed) with the list of what it removed.
 pub fn additional_step(
     exec: &mut dyn Exec,
     a: &BuildArgs,
     paths: &Paths,
+    layer_out: Option<&Path>,
 ) -> Result<(), InstallError> {
     a.validate(&[
         "ADDITIONAL_PYTHON_DEPS",
@@ -23,6 +27,30 @@ pub fn additional_step(
         "AIRFLOW_USER_HOME_DIR",
         "AIRFLOW_USE_UV",
     ])?;
+    let home = paths.at(&a.home());
+    let before = match layer_out {
+        Some(_) if home.is_dir() => Some(Snapshot::take(&home)?),
+        _ => None,
+    };
+    install(exec, a, paths)?;
+    group_like_user(&home)?;
+    if let Some(out) = layer_out {
+        let out = paths.at(out);
+        let changes = match &before {
+            Some(before) => before.changes(&Snapshot::take(&home)?)?,
+            None => layer::Changes::default(),
+        };
+        layer::export(&home, &changes, &out)?;
+        crate::exec::log(format_args!(
+            "additional layer: {} new or changed, {} removed",
+            changes.changed.len(),
+            changes.removed.len()
+        ));
+    }
+    Ok(())
+}
+
+fn install(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result<(), InstallError> {
     let env = step_env(a, paths);
     let venv = a.venv();
     let deps: Vec<String> = a
@@ -32,7 +60,7 @@ pub fn additional_step(
         .collect();
     let req = paths.context_files.join("requirements.txt");
     if deps.is_empty() && !paths.at(&req).is_file() {
-        return group_like_user(&paths.at(&a.home()));
+        return Ok(());
     }
     let (tool, env) = installer(exec, a, paths, &env)?;
     if !deps.is_empty() {
@@ -60,38 +88,13 @@ pub fn additional_step(
         &with_env(tool.check_cmd(&venv), &env),
         &format!("{} check", tool.name()),
         "fix the conflicting requirements listed above",
-    )?;
-    group_like_user(&paths.at(&a.home()))
-}
-
-/// Makes group permissions equal user permissions under `dir` (`chmod -R g=u`), so any UID in
-/// group 0 can use and extend the venv.
-pub fn group_like_user(dir: &Path) -> Result<(), InstallError> {
-    let io = |p: &Path, e| InstallError::Io {
-        path: p.to_path_buf(),
-        source: e,
-    };
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| io(dir, e))?;
-    if meta.file_type().is_symlink() {
-        return Ok(());
-    }
-    let mode = meta.mode() & 0o7777;
-    let user = (mode >> 6) & 0o7;
-    let new = (mode & !0o070) | (user << 3);
-    if new != mode {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(new))
-            .map_err(|e| io(dir, e))?;
-    }
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-            group_like_user(&entry.map_err(|e| io(dir, e))?.path())?;
-        }
-    }
-    Ok(())
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
     use super::*;
     use crate::exec::{Cmd, Finished, Recorder};
     use crate::steps::testing::paths;
@@ -115,7 +118,7 @@ mod tests {
             ("ADDITIONAL_PYTHON_DEPS", "six  pandas==2.1.2"),
         ]);
         let mut rec = Recorder::default();
-        additional_step(&mut rec, &a, &p).unwrap();
+        additional_step(&mut rec, &a, &p, None).unwrap();
         let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
         assert_eq!(
             shown,
@@ -139,7 +142,7 @@ mod tests {
         std::fs::write(&uv_at, "").unwrap();
         let a = BuildArgs::from_pairs(&[("ADDITIONAL_PYTHON_DEPS", "six")]);
         let mut rec = Recorder::default();
-        additional_step(&mut rec, &a, &p).unwrap();
+        additional_step(&mut rec, &a, &p, None).unwrap();
         let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
         let uv = uv.display();
         assert_eq!(
@@ -151,7 +154,7 @@ mod tests {
         );
         // Nothing to add: no installer is fetched and nothing runs.
         let mut rec = Recorder::default();
-        additional_step(&mut rec, &BuildArgs::from_pairs(&[]), &p).unwrap();
+        additional_step(&mut rec, &BuildArgs::from_pairs(&[]), &p, None).unwrap();
         assert!(rec.commands.is_empty());
     }
 
@@ -167,7 +170,7 @@ mod tests {
             code: 1,
             stdout: String::new(),
         });
-        let err = additional_step(&mut rec, &a, &paths(dir.path()))
+        let err = additional_step(&mut rec, &a, &paths(dir.path()), None)
             .unwrap_err()
             .to_string();
         assert!(

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Paths, clients, installer, pip_opts, run, step_env, with_env};
+use super::{Paths, clients, group_like_user, installer, pip_opts, run, step_env, with_env};
 use crate::InstallError;
 use crate::args::BuildArgs;
 use crate::constraints::{self, Constraints};
@@ -57,7 +57,8 @@ pub fn is_airflow_distribution(file_name: &str) -> bool {
 }
 
 /// `hangar install airflow`: checks Python, creates the venv, puts the constraints in place
-/// and installs Airflow (from the index, a path, a URL or the context files).
+/// and installs Airflow (from the index, a path, a URL or the context files), then makes
+/// group permissions equal the user's in the airflow user's home.
 pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result<(), InstallError> {
     a.validate(PYTHON_ARGS)?;
     for w in a.warnings() {
@@ -259,7 +260,9 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
             ),
         )?;
     }
-    Ok(())
+    // Group permissions as the user's now, so the Airflow layer the final image copies is
+    // already right and the additional step's layer carries only what it changed.
+    group_like_user(&paths.at(&home))
 }
 
 fn write_atomic(path: &Path, content: &str) -> Result<(), InstallError> {

@@ -16,6 +16,7 @@ use hangar_testkit::images::{BASE_IMAGE, build_lock, ensure_base_image};
 
 use crate::build_frontend::{hangar_build, text};
 use crate::image_checks::{self, Airflow3, assert_airflow3_image};
+use crate::layer_checks::{REBUILD_DEPS, assert_additional_layer};
 
 const BASE: &str = "hangar-test/busybox:latest";
 const SECRET_MARKER: &str = "SECRETMARKER4d1e";
@@ -207,8 +208,8 @@ fn dry_run_shows_the_detected_docker_client() {
 
 /// Airflow 3 built by BuildKit: `hangar build --engine docker`, then a plain `docker build`
 /// of the repository's Dockerfile with `--build-arg`s and the CA bundle secret (only
-/// ADDITIONAL_PYTHON_DEPS differs, so the Airflow layer is reused). Both images pass every
-/// check the buildah-built image passes.
+/// ADDITIONAL_PYTHON_DEPS differs, so the Airflow layer is shared and the additional layer is
+/// small). Both images pass every check the buildah-built image passes.
 #[test]
 fn airflow3_image_built_by_buildkit_with_hangar_build_and_plain_docker_build() {
     let _lock = build_lock();
@@ -242,7 +243,7 @@ fn airflow3_image_built_by_buildkit_with_hangar_build_and_plain_docker_build() {
         .env("DOCKER_BUILDKIT", "1")
         .args(["build", "--progress", "plain", "--network", "host"])
         .args(inputs.ca_secret())
-        .args(inputs.plain_build_args("6.0"))
+        .args(inputs.plain_build_args(REBUILD_DEPS))
         .args(["-t", plain, "-f"])
         .arg(ctx.join("Dockerfile"))
         .arg(&ctx)
@@ -254,5 +255,6 @@ fn airflow3_image_built_by_buildkit_with_hangar_build_and_plain_docker_build() {
         image_checks::text(&out)
     );
     assert_airflow3_image(&daemon, plain, "6.0", inputs.dir.path());
+    assert_additional_layer(&daemon, name, plain, inputs.dir.path());
     drop((image, plain_image));
 }

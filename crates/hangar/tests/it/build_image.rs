@@ -17,6 +17,7 @@ use crate::image_checks::{
     Airflow3, CA_MARKER, EXTRAS, Podman, assert_airflow3_image, assert_base_facts, fact, facts,
     hangar_base_args, plain_build_args, plain_context, text,
 };
+use crate::layer_checks::{REBUILD_DEPS, assert_additional_layer};
 
 /// `hangar build` with buildah on the test kit's store, chroot isolation, the test machine's
 /// CA bundle and `args`.
@@ -81,11 +82,11 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
 
     // The same Dockerfile through buildah directly with --build-args (no front end): a context
     // with the Dockerfile, the hangar binary and the constraints. Only ADDITIONAL_PYTHON_DEPS
-    // differs, so the Airflow layer is reused.
+    // differs, so the Airflow layer is reused and the additional layer is small.
     let ctx = inputs.plain_context();
     let plain = tag("af3-plain");
     let _plain_image = ImageGuard::new(&plain);
-    let plain_args = inputs.plain_build_args("6.0");
+    let plain_args = inputs.plain_build_args(REBUILD_DEPS);
     let out = buildah_bud(&ctx, &inputs.ca, &plain_args, &plain);
     assert!(
         out.status.success(),
@@ -106,6 +107,7 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
         run.status.success() && plain_out.contains("3.3.2") && plain_out.contains("Version: 6.0"),
         "{plain_out}"
     );
+    assert_additional_layer(&Podman, &name, &plain, inputs.dir.path());
 
     // The build stage had the compilers the final image lacks.
     let stage = tag("af3-build-stage");

@@ -391,9 +391,9 @@ impl Airflow3 {
     }
 
     /// `--build-arg` pairs of a plain build of the same image with
-    /// `ADDITIONAL_PYTHON_DEPS=cowsay==<cowsay>`: the arguments `hangar build` passes, with
-    /// the same constraints file name, so an engine's cached Airflow layer matches.
-    pub(crate) fn plain_build_args(&self, cowsay: &str) -> Vec<String> {
+    /// `ADDITIONAL_PYTHON_DEPS=<additional>`: the arguments `hangar build` passes, with the same
+    /// constraints file name, so an engine's cached Airflow layer matches.
+    pub(crate) fn plain_build_args(&self, additional: &str) -> Vec<String> {
         let name = self.constraints.file_name().unwrap().to_str().unwrap();
         plain_build_args(&[
             "AIRFLOW_VERSION=3.3.2".to_owned(),
@@ -402,7 +402,7 @@ impl Airflow3 {
             "DOCKER_CONTEXT_FILES=docker-context-files".to_owned(),
             "AIRFLOW_INSTALLATION_METHOD=apache-airflow".to_owned(),
             format!("AIRFLOW_CONSTRAINTS_LOCATION=/docker-context-files/{name}"),
-            format!("ADDITIONAL_PYTHON_DEPS=cowsay=={cowsay}"),
+            format!("ADDITIONAL_PYTHON_DEPS={additional}"),
             format!("COMMIT_SHA={COMMIT_SHA}"),
             format!("AIRFLOW_IMAGE_DATE_CREATED={DATE_CREATED}"),
         ])

@@ -10,8 +10,6 @@ mod build_frontend;
 #[cfg(feature = "full-tests")]
 mod build_image;
 #[cfg(feature = "full-tests")]
-mod build_layers;
-#[cfg(feature = "full-tests")]
 mod build_pip;
 #[cfg(feature = "full-tests")]
 mod build_platform;
@@ -27,6 +25,8 @@ mod image_checks;
 mod init;
 #[cfg(feature = "full-tests")]
 mod kerberos;
+#[cfg(feature = "full-tests")]
+mod layer_checks;
 mod linkage;
 #[cfg(feature = "full-tests")]
 mod wait;
