@@ -15,6 +15,7 @@ pub mod layer;
 pub mod pip;
 pub mod source;
 pub mod steps;
+pub mod usersite;
 pub mod uv;
 
 /// An error of an in-build step. Every message names the build arg or file at fault and
@@ -73,6 +74,8 @@ pub enum InstallError {
     },
     #[error(transparent)]
     Layer(#[from] layer::LayerError),
+    #[error(transparent)]
+    UserSite(#[from] usersite::UserSiteError),
     #[error("cannot write {}: {source}", path.display())]
     Io {
         path: PathBuf,

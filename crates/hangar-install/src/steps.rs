@@ -174,7 +174,16 @@ mod testing {
     use super::Paths;
     use crate::exec::Finished;
 
+    /// The paths of a step test under `dir`, with the `pyvenv.cfg` `python3 -m venv` would
+    /// have written (the recorded commands do not run).
     pub(super) fn paths(dir: &Path) -> Paths {
+        let venv = dir.join("home/airflow/.local");
+        std::fs::create_dir_all(&venv).unwrap();
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            "home = /usr/bin\ninclude-system-site-packages = false\n",
+        )
+        .unwrap();
         Paths {
             root: dir.to_path_buf(),
             secrets: dir.join("run/secrets"),

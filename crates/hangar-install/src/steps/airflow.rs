@@ -11,6 +11,7 @@ use crate::exec::Exec;
 use crate::extras;
 use crate::pip::{self, InstallOpts};
 use crate::source::InstallSource;
+use crate::usersite;
 
 const PYTHON_ARGS: &[&str] = &[
     "PYTHON_MAJOR_MINOR_VERSION",
@@ -57,8 +58,9 @@ pub fn is_airflow_distribution(file_name: &str) -> bool {
 }
 
 /// `hangar install airflow`: checks Python, creates the venv, puts the constraints in place
-/// and installs Airflow (from the index, a path, a URL or the context files), then makes
-/// group permissions equal the user's in the airflow user's home.
+/// and installs Airflow (from the index, a path, a URL or the context files), then lets
+/// `pip install --user` work in the venv and makes group permissions equal the user's in the
+/// airflow user's home.
 pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result<(), InstallError> {
     a.validate(PYTHON_ARGS)?;
     for w in a.warnings() {
@@ -260,6 +262,7 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
             ),
         )?;
     }
+    usersite::enable_user_site(&paths.at(&venv))?;
     // Group permissions as the user's now, so the Airflow layer the final image copies is
     // already right and the additional step's layer carries only what it changed.
     group_like_user(&paths.at(&home))

@@ -13,6 +13,7 @@ use hangar_testkit::images::{
     image_exists, marked_ca_bundle, podman_run, prune_dangling,
 };
 
+use crate::extend_checks::assert_extends_the_classic_way;
 use crate::image_checks::{
     Airflow3, CA_MARKER, EXTRAS, Podman, assert_airflow3_image, assert_base_facts, fact, facts,
     hangar_base_args, plain_build_args, plain_context, text,
@@ -108,6 +109,7 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
         "{plain_out}"
     );
     assert_additional_layer(&Podman, &name, &plain, inputs.dir.path());
+    assert_extends_the_classic_way(&Podman, &name, &inputs.ca);
 
     // The build stage had the compilers the final image lacks.
     let stage = tag("af3-build-stage");

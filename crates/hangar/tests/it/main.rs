@@ -18,6 +18,8 @@ mod build_real;
 #[cfg(feature = "full-tests")]
 mod entrypoint;
 #[cfg(feature = "full-tests")]
+mod extend_checks;
+#[cfg(feature = "full-tests")]
 mod health;
 #[cfg(feature = "full-tests")]
 mod image_checks;
