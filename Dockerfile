@@ -48,7 +48,8 @@ RUN --mount=type=secret,id=hangar-ca \
     cargo build --release --locked -p hangar; cp target/release/hangar /hangar
 
 FROM scratch AS hangar-from-context
-COPY --chmod=0755 .hangar/hangar /hangar
+ARG TARGETARCH
+COPY --chmod=0755 .hangar/${TARGETARCH}/hangar /hangar
 
 FROM hangar-from-${HANGAR_BINARY_SOURCE} AS hangar-bin
 

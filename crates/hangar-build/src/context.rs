@@ -1,11 +1,14 @@
 //! The build context hangar hands to the engine: a temporary directory holding the Dockerfile,
-//! a copy of the running hangar binary (`.hangar/hangar`), the user's context files
+//! the hangar binary of each target architecture (`.hangar/<arch>/hangar`, which the
+//! Dockerfile's `hangar-from-context` stage copies for `TARGETARCH`), the user's context files
 //! (`docker-context-files/`) and, for local installs, the Airflow sources. It is removed when
 //! the build ends, whatever the outcome.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::platform::{Arch, Binaries};
 
 /// Where the Dockerfile comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +23,15 @@ pub enum DockerfileSource {
 pub const CONTEXT_FILES_DIR: &str = "docker-context-files";
 /// Where a local Airflow source tree is copied.
 pub const AIRFLOW_SOURCES_DIR: &str = "airflow-sources";
-/// Where the running binary is copied (`HANGAR_BINARY_SOURCE=context`).
-pub const HANGAR_BINARY_PATH: &str = ".hangar/hangar";
+/// Where the hangar binaries are copied (`HANGAR_BINARY_SOURCE=context`), one folder per
+/// architecture.
+pub const HANGAR_BINARY_DIR: &str = ".hangar";
+
+/// The context path of the hangar binary for `arch`: `.hangar/<arch>/hangar`.
+#[must_use]
+pub fn hangar_binary_path(arch: Arch) -> String {
+    format!("{HANGAR_BINARY_DIR}/{arch}/hangar")
+}
 
 /// What goes into the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,12 +95,12 @@ pub fn embedded_dockerfile() -> &'static str {
     include_str!("../../../Dockerfile")
 }
 
-/// Builds the context in a new temporary directory. `hangar_exe` is the binary copied to
-/// `.hangar/hangar` (the running executable in the program).
+/// Builds the context in a new temporary directory; each of `binaries` is copied to
+/// `.hangar/<arch>/hangar`.
 ///
 /// # Errors
 /// A file cannot be read or written; the partial directory is removed.
-pub fn assemble(plan: &ContextPlan, hangar_exe: &Path) -> Result<Assembled, ContextError> {
+pub fn assemble(plan: &ContextPlan, binaries: &Binaries) -> Result<Assembled, ContextError> {
     let dir = tempfile::Builder::new()
         .prefix("hangar-build-")
         .tempdir()
@@ -111,11 +121,14 @@ pub fn assemble(plan: &ContextPlan, hangar_exe: &Path) -> Result<Assembled, Cont
         DockerfileSource::File(src) => copy_file(src, &dockerfile)?,
     }
 
-    let bin = context.join(HANGAR_BINARY_PATH);
-    create_dir(bin.parent().unwrap_or(&context))?;
-    // A hard link is free; across file systems fall back to a copy.
-    if fs::hard_link(hangar_exe, &bin).is_err() {
-        copy_file(hangar_exe, &bin)?;
+    create_dir(&context.join(HANGAR_BINARY_DIR))?;
+    for (arch, exe) in binaries.iter() {
+        let bin = context.join(hangar_binary_path(*arch));
+        create_dir(bin.parent().unwrap_or(&context))?;
+        // A hard link is free; across file systems fall back to a copy.
+        if fs::hard_link(exe, &bin).is_err() {
+            copy_file(exe, &bin)?;
+        }
     }
 
     let files = context.join(CONTEXT_FILES_DIR);
@@ -205,6 +218,38 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), ContextError> {
 mod tests {
     use super::*;
 
+    fn native(exe: &Path) -> Binaries {
+        Binaries(vec![(Arch::Amd64, exe.to_path_buf())])
+    }
+
+    #[test]
+    fn one_binary_per_architecture() {
+        let src = tempfile::tempdir().unwrap();
+        let (amd, arm) = (src.path().join("amd"), src.path().join("arm"));
+        fs::write(&amd, b"amd").unwrap();
+        fs::write(&arm, b"arm").unwrap();
+        let plan = ContextPlan {
+            dockerfile: DockerfileSource::Embedded,
+            context_files: None,
+            extra_context_files: vec![],
+            airflow_sources: None,
+        };
+        let binaries = Binaries(vec![(Arch::Amd64, amd), (Arch::Arm64, arm)]);
+        let a = assemble(&plan, &binaries).unwrap();
+        assert_eq!(hangar_binary_path(Arch::Arm64), ".hangar/arm64/hangar");
+        assert_eq!(
+            fs::read(a.context.join(".hangar/amd64/hangar")).unwrap(),
+            b"amd"
+        );
+        assert_eq!(
+            fs::read(a.context.join(".hangar/arm64/hangar")).unwrap(),
+            b"arm"
+        );
+        // The image compiles hangar: no binary, the folder is still there.
+        let a = assemble(&plan, &Binaries::default()).unwrap();
+        assert!(a.context.join(HANGAR_BINARY_DIR).is_dir());
+    }
+
     #[test]
     fn assembles_and_cleans_up() {
         let src = tempfile::tempdir().unwrap();
@@ -229,10 +274,13 @@ mod tests {
             extra_context_files: vec![constraints],
             airflow_sources: Some(tree),
         };
-        let a = assemble(&plan, &exe).unwrap();
+        let a = assemble(&plan, &native(&exe)).unwrap();
         let c = &a.context;
         assert_eq!(fs::read(c.join("Dockerfile")).unwrap(), b"FROM scratch\n");
-        assert_eq!(fs::read(c.join(".hangar/hangar")).unwrap(), b"\x7fELF");
+        assert_eq!(
+            fs::read(c.join(".hangar/amd64/hangar")).unwrap(),
+            b"\x7fELF"
+        );
         assert_eq!(
             fs::read(c.join("docker-context-files/wheels/a-1.0-py3-none-any.whl")).unwrap(),
             b"wheel"
@@ -266,7 +314,7 @@ mod tests {
             extra_context_files: vec![],
             airflow_sources: None,
         };
-        let a = assemble(&plan, &exe).unwrap();
+        let a = assemble(&plan, &native(&exe)).unwrap();
         assert_eq!(
             fs::read_to_string(a.context.join("Dockerfile")).unwrap(),
             embedded_dockerfile()
@@ -288,7 +336,7 @@ mod tests {
             extra_context_files: vec![],
             airflow_sources: Some(wheel),
         };
-        let a = assemble(&plan, &exe).unwrap();
+        let a = assemble(&plan, &native(&exe)).unwrap();
         let copied = a
             .context
             .join(AIRFLOW_SOURCES_DIR)
@@ -307,7 +355,7 @@ mod tests {
             extra_context_files: vec![],
             airflow_sources: None,
         };
-        let err = assemble(&plan, &exe).unwrap_err().to_string();
+        let err = assemble(&plan, &native(&exe)).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
     }
 }

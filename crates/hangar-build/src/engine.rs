@@ -172,6 +172,8 @@ pub struct BuildSpec {
     pub format: ImageFormat,
     /// Global `--storage-driver` for buildah and podman.
     pub storage_driver: Option<String>,
+    /// `--platform` for every engine (`linux/arm64`; a comma list for docker buildx only).
+    pub platform: Option<String>,
     /// `--isolation` for buildah and podman (from `BUILDAH_ISOLATION`).
     pub isolation: Option<String>,
     /// `--timestamp` for buildah and podman (from `SOURCE_DATE_EPOCH`).
@@ -232,6 +234,10 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
             push("build");
             push("--progress=plain");
         }
+    }
+    if let Some(platform) = &spec.platform {
+        push("--platform");
+        push(platform);
     }
     for (k, v) in &spec.build_args {
         push("--build-arg");
@@ -321,6 +327,7 @@ mod tests {
                 target: None,
                 format: ImageFormat::Docker,
                 storage_driver: None,
+                platform: None,
                 isolation: None,
                 timestamp: None,
                 engine_args: vec![],
@@ -481,6 +488,38 @@ mod tests {
             "{}",
             command_line(inv.engine, &a)
         );
+    }
+
+    #[test]
+    fn every_engine_takes_the_platform() {
+        for (engine, value, after) in [
+            (Engine::Buildah, "linux/arm64", "docker"),
+            (Engine::Podman, "linux/arm64", "docker"),
+            (
+                Engine::Docker(DockerClient::Buildx),
+                "linux/amd64,linux/arm64",
+                "--progress=plain",
+            ),
+            (
+                Engine::Docker(DockerClient::Embedded),
+                "linux/arm64",
+                "--progress=plain",
+            ),
+        ] {
+            let mut inv = invocation(engine);
+            inv.spec.platform = Some(value.into());
+            let a = strings(&argv(&inv));
+            let at = a
+                .iter()
+                .position(|s| s == "--platform")
+                .expect("--platform");
+            assert_eq!(a[at - 1], after, "{engine}: {a:?}");
+            assert_eq!(a[at + 1], value, "{engine}: {a:?}");
+            assert_eq!(a[at + 2], "--build-arg", "{engine}: {a:?}");
+        }
+        // No platform: the engine's native one, and no flag.
+        let a = strings(&argv(&invocation(Engine::Buildah)));
+        assert!(!a.contains(&"--platform".to_owned()), "{a:?}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod context;
 pub mod engine;
 pub mod options;
+pub mod platform;
 pub mod request;
 pub mod run;
 
@@ -20,7 +21,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{Engine, EngineError, Probe};
-use crate::options::{EngineChoice, ProgressMode};
+use crate::options::{EngineChoice, Origin, ProgressMode};
+use crate::platform::{Arch, Binaries, Machine, PlatformError};
 use crate::request::Plan;
 use crate::run::Display;
 
@@ -75,13 +77,58 @@ pub fn choose_display(mode: ProgressMode, stderr_is_terminal: bool) -> Display {
     }
 }
 
+/// Checks the plan's target platforms against the engine and picks the hangar binary of each
+/// target (see [`platform::select`]); `running` is the running executable. Runs before any
+/// engine does, for `--dry-run` too.
+///
+/// # Errors
+/// A list of platforms for an engine that builds one at a time; a binary that is no ELF,
+/// whose machine differs from the architecture it was given for, or a target without one.
+pub fn prepare_binaries(
+    plan: &Plan,
+    engine: Engine,
+    running: &Path,
+) -> Result<Binaries, PlatformError> {
+    let targets = match &plan.targets.platforms {
+        Some(p) => {
+            platform::check_engine(&p.value, &p.origin, engine)?;
+            p.value.clone()
+        }
+        // The engine's native platform: the machine hangar runs on.
+        None => match platform::read_machine(running) {
+            Ok(Machine::Known(arch)) => vec![arch],
+            _ => native_arch().into_iter().collect(),
+        },
+    };
+    let (given, origin) = match &plan.targets.hangar_binaries {
+        Some(b) => (b.value.as_slice(), b.origin.clone()),
+        None => (&[][..], Origin::Flag("--hangar-binary".into())),
+    };
+    platform::select(
+        &targets,
+        given,
+        &origin,
+        running,
+        plan.binary_from_context(),
+    )
+}
+
+/// The architecture hangar was compiled for, when it builds images for it.
+fn native_arch() -> Option<Arch> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some(Arch::Amd64),
+        "aarch64" => Some(Arch::Arm64),
+        _ => None,
+    }
+}
+
 /// Placeholder for the temporary work directory in `--dry-run` output.
 pub const DRY_RUN_WORK_DIR: &str = "<work>";
 
 /// The `--dry-run` report: the exact command (with the temporary work directory shown as
 /// `<work>`), the build args with their origins, the secrets and the context plan.
 #[must_use]
-pub fn dry_run_report(plan: &Plan, engine: Engine, hangar_exe: &Path) -> String {
+pub fn dry_run_report(plan: &Plan, engine: Engine, binaries: &Binaries) -> String {
     let work = Path::new(DRY_RUN_WORK_DIR);
     let context = work.join("context");
     let inv = plan.invocation(
@@ -100,11 +147,11 @@ pub fn dry_run_report(plan: &Plan, engine: Engine, hangar_exe: &Path) -> String 
         plan.engine.origin,
         engine::command_line(engine, &argv)
     );
-    s.push_str(&plan.describe(hangar_exe));
+    s.push_str(&plan.describe(binaries));
     s
 }
 
-/// Assembles the context, prints the exact command, runs the engine and reads the image ID.
+/// Assembles the context (with `binaries`, from [`prepare_binaries`]), prints the exact command, runs the engine and reads the image ID.
 /// Messages go to `log` (stderr in the program); the temporary context is removed at the end.
 ///
 /// # Errors
@@ -113,11 +160,11 @@ pub fn dry_run_report(plan: &Plan, engine: Engine, hangar_exe: &Path) -> String 
 pub fn execute(
     plan: &Plan,
     engine: Engine,
-    hangar_exe: &Path,
+    binaries: &Binaries,
     display: Display,
     log: &mut dyn Write,
 ) -> Result<Outcome, BuildError> {
-    let assembled = context::assemble(&plan.context, hangar_exe)?;
+    let assembled = context::assemble(&plan.context, binaries)?;
     let inv = plan.invocation(
         engine,
         &assembled.dockerfile,

@@ -168,6 +168,8 @@ macro_rules! options {
             pub build_args: Option<BTreeMap<String, String>>,
             /// Arguments passed verbatim to the engine's build command (`--engine-arg`).
             pub engine_arg: Option<Vec<String>>,
+            /// Prebuilt hangar binaries, `ARCH=PATH` or `PATH` (`--hangar-binary`, repeatable).
+            pub hangar_binary: Option<Vec<String>>,
         }
 
         /// Options of all layers combined, each value with its origin.
@@ -178,6 +180,7 @@ macro_rules! options {
             /// Build args merged per name: a higher layer wins for the same name.
             pub build_args: BTreeMap<String, Sourced<String>>,
             pub engine_arg: Option<Sourced<Vec<String>>>,
+            pub hangar_binary: Option<Sourced<Vec<String>>>,
         }
 
         impl RawOptions {
@@ -219,6 +222,10 @@ macro_rules! options {
                         })
                         .collect(),
                     engine_arg: self.engine_arg.map(|v| Sourced { value: v, origin: origin("engine_arg") }),
+                    hangar_binary: self.hangar_binary.map(|v| Sourced {
+                        value: v.into_iter().map(|b| rebase_binary(b, dir.as_deref())).collect(),
+                        origin: origin("hangar_binary"),
+                    }),
                 }
             }
 
@@ -256,6 +263,9 @@ macro_rules! options {
                 if let Some(v) = vars.get("HANGAR_ENGINE_ARG") {
                     raw.engine_arg = Some(v.split_whitespace().map(str::to_owned).collect());
                 }
+                if let Some(v) = vars.get("HANGAR_HANGAR_BINARY") {
+                    raw.hangar_binary = Some(v.split_whitespace().map(str::to_owned).collect());
+                }
                 if let Some(v) = vars.get("HANGAR_BUILD_ARG") {
                     let mut map = BTreeMap::new();
                     for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -281,6 +291,7 @@ macro_rules! options {
                     tag: self.tag.combine(other.tag),
                     build_args,
                     engine_arg: self.engine_arg.combine(other.engine_arg),
+                    hangar_binary: self.hangar_binary.combine(other.hangar_binary),
                 }
             }
         }
@@ -289,7 +300,7 @@ macro_rules! options {
         #[must_use]
         pub fn env_variables() -> Vec<String> {
             let mut v = vec![$( env_name(stringify!($field)), )*];
-            v.extend(["HANGAR_TAG".to_owned(), "HANGAR_BUILD_ARG".to_owned(), "HANGAR_ENGINE_ARG".to_owned()]);
+            v.extend(["HANGAR_TAG", "HANGAR_BUILD_ARG", "HANGAR_ENGINE_ARG", "HANGAR_HANGAR_BINARY"].map(str::to_owned));
             v
         }
     };
@@ -348,6 +359,21 @@ options! {
     format: ImageFormat,
     /// Storage driver passed to buildah or podman (e.g. vfs).
     storage_driver: String,
+    /// Target platform(s): linux/amd64, linux/arm64, or a comma list (docker buildx only).
+    platform: String,
+}
+
+/// A `--hangar-binary` value from a configuration file: a relative path is relative to the
+/// file's directory (a value that does not parse is kept as is, and refused later).
+fn rebase_binary(value: String, dir: Option<&Path>) -> String {
+    let Some(dir) = dir else { return value };
+    match value.parse::<crate::platform::HangarBinary>() {
+        Ok(mut b) if b.path.is_relative() => {
+            b.path = dir.join(&b.path);
+            b.to_string()
+        }
+        _ => value,
+    }
 }
 
 /// Splits a list given as one string on commas and whitespace.
@@ -526,5 +552,35 @@ mod tests {
         let vars = env_variables();
         assert!(vars.contains(&"HANGAR_INSTALL_AIRFLOW_VERSION".to_owned()));
         assert!(vars.contains(&"HANGAR_STORAGE_DRIVER".to_owned()));
+        assert!(vars.contains(&"HANGAR_PLATFORM".to_owned()));
+        assert!(vars.contains(&"HANGAR_HANGAR_BINARY".to_owned()));
+    }
+
+    #[test]
+    fn hangar_binaries_from_every_layer() {
+        let file = parse_file(
+            "platform = \"linux/arm64\"\nhangar-binary = [\"arm64=bin/hangar\", \"/abs/hangar\"]\n",
+            Path::new("/proj/hangar.toml"),
+        )
+        .unwrap();
+        let o = layered(
+            RawOptions::default(),
+            RawOptions::default(),
+            Some((file.clone(), Path::new("/proj/hangar.toml"))),
+        );
+        assert_eq!(o.platform.unwrap().value, "linux/arm64");
+        assert_eq!(
+            o.hangar_binary.unwrap().value,
+            ["arm64=/proj/bin/hangar", "/abs/hangar"]
+        );
+        let env = RawOptions::from_env([("HANGAR_HANGAR_BINARY", "amd64=/a arm64=/b")]).unwrap();
+        let o = layered(
+            RawOptions::default(),
+            env,
+            Some((file, Path::new("/proj/hangar.toml"))),
+        );
+        let b = o.hangar_binary.unwrap();
+        assert_eq!(b.value, ["amd64=/a", "arm64=/b"]);
+        assert_eq!(b.origin, Origin::Env("HANGAR_HANGAR_BINARY".into()));
     }
 }

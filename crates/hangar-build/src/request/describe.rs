@@ -1,11 +1,13 @@
 //! The `--dry-run` description of a plan.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::Plan;
-use crate::context::{AIRFLOW_SOURCES_DIR, CONTEXT_FILES_DIR, DockerfileSource};
+use crate::context::{
+    AIRFLOW_SOURCES_DIR, CONTEXT_FILES_DIR, DockerfileSource, HANGAR_BINARY_DIR, hangar_binary_path,
+};
 use crate::options::Origin;
+use crate::platform::Binaries;
 
 /// ` (origin)` when the origin is known.
 fn origin_note(origin: Option<&Origin>) -> String {
@@ -14,9 +16,9 @@ fn origin_note(origin: Option<&Origin>) -> String {
 
 impl Plan {
     /// A human-readable description for `--dry-run`: build args with their origins, secrets
-    /// (paths only) and the context plan.
+    /// (paths only) and the context plan with the hangar binary of each target.
     #[must_use]
-    pub fn describe(&self, hangar_exe: &Path) -> String {
+    pub fn describe(&self, binaries: &Binaries) -> String {
         let mut s = String::from("build args:\n");
         let args = &self.spec.build_args;
         let width = args.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
@@ -46,7 +48,15 @@ impl Plan {
                 let _ = writeln!(s, "  Dockerfile <- {}", p.display());
             }
         }
-        let _ = writeln!(s, "  .hangar/hangar <- {}", hangar_exe.display());
+        for (arch, exe) in binaries.iter() {
+            let _ = writeln!(s, "  {} <- {}", hangar_binary_path(*arch), exe.display());
+        }
+        if binaries.0.is_empty() {
+            let _ = writeln!(
+                s,
+                "  {HANGAR_BINARY_DIR}/ (empty: the image compiles hangar, HANGAR_BINARY_SOURCE=build)"
+            );
+        }
         match &self.context.context_files {
             Some(p) => {
                 let _ = writeln!(s, "  {CONTEXT_FILES_DIR}/ <- {}", p.display());
@@ -83,7 +93,11 @@ mod tests {
             ..RawOptions::default()
         });
         let plan = resolve(&o, &EnvFacts::default(), &TestCatalogue).unwrap();
-        let text = plan.describe(Path::new("/usr/bin/hangar"));
+        let binaries = Binaries(vec![(
+            crate::platform::Arch::Amd64,
+            "/usr/bin/hangar".into(),
+        )]);
+        let text = plan.describe(&binaries);
         assert!(
             text.contains("  PYTHON_MAJOR_MINOR_VERSION = \"3.12\"  (flag --python)\n"),
             "{text}"
@@ -101,7 +115,7 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "context:\n  Dockerfile <- hangar's own Dockerfile\n  .hangar/hangar <- \
+                "context:\n  Dockerfile <- hangar's own Dockerfile\n  .hangar/amd64/hangar <- \
                  /usr/bin/hangar\n  docker-context-files/ (empty)\n"
             ),
             "{text}"

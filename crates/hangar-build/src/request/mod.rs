@@ -11,6 +11,7 @@ mod date;
 mod describe;
 mod error;
 mod packages;
+mod platform;
 mod python;
 mod secrets;
 mod settings;
@@ -22,6 +23,7 @@ use std::path::Path;
 
 pub use self::date::rfc3339;
 pub use self::error::ResolveError;
+pub use self::platform::Targets;
 use crate::context::ContextPlan;
 use crate::engine::{BuildSpec, Engine, Invocation};
 use crate::options::{BuildOptions, EngineChoice, Origin, ProgressMode, Sourced};
@@ -79,6 +81,8 @@ pub struct Plan {
     pub sources: Sources,
     pub progress: ProgressMode,
     pub context: ContextPlan,
+    /// The target platforms and the hangar binaries given for them.
+    pub targets: Targets,
     /// Non-fatal findings (legacy or no-op build args…), shown before the build.
     pub warnings: Vec<String>,
 }
@@ -118,7 +122,8 @@ pub fn resolve(
     let secrets = secrets::secrets(o)?;
     let dockerfile = context_files::dockerfile(o)?;
     let tags = settings::tags(o)?;
-    let (spec, sources) = settings::spec(o, env, args, secrets, tags);
+    let targets = platform::targets(o)?;
+    let (spec, sources) = settings::spec(o, env, args, secrets, tags, &targets);
     Ok(Plan {
         engine: settings::engine(o),
         spec,
@@ -130,11 +135,22 @@ pub fn resolve(
             extra_context_files,
             airflow_sources,
         },
+        targets,
         warnings,
     })
 }
 
 impl Plan {
+    /// True when the Dockerfile copies hangar from the context (`HANGAR_BINARY_SOURCE=context`,
+    /// hangar's default) rather than compiling it in a build stage.
+    #[must_use]
+    pub fn binary_from_context(&self) -> bool {
+        self.spec
+            .build_args
+            .iter()
+            .any(|(k, v)| k == "HANGAR_BINARY_SOURCE" && v == "context")
+    }
+
     /// The engine invocation for this plan with the given context paths.
     #[must_use]
     pub fn invocation(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::error::ResolveError;
-use super::{ArgCatalogue, EnvFacts, Sources};
+use super::{ArgCatalogue, EnvFacts, Sources, Targets};
 use crate::engine::{BuildSpec, SecretFile};
 use crate::options::{BuildOptions, EngineChoice, ImageFormat, Origin, Sourced};
 
@@ -62,6 +62,7 @@ pub(super) fn spec(
     args: BTreeMap<String, Sourced<String>>,
     secrets: Vec<(SecretFile, Origin)>,
     tags: Vec<String>,
+    targets: &Targets,
 ) -> (BuildSpec, Sources) {
     let mut sources = Sources::default();
     let build_args = args
@@ -85,6 +86,10 @@ pub(super) fn spec(
         target: o.target.as_ref().map(|t| t.value.clone()),
         format: o.format.as_ref().map_or(ImageFormat::Docker, |f| f.value),
         storage_driver: o.storage_driver.as_ref().map(|s| s.value.clone()),
+        platform: targets
+            .platforms
+            .as_ref()
+            .map(|p| crate::platform::platform_value(&p.value)),
         isolation: env.buildah_isolation.clone().filter(|s| !s.is_empty()),
         timestamp: env.source_date_epoch.clone().filter(|s| !s.is_empty()),
         engine_args: o
@@ -179,6 +184,7 @@ mod tests {
             args,
             vec![(secret.clone(), Origin::Flag("--netrc".into()))],
             vec!["t:1".into()],
+            &Targets::default(),
         );
         assert_eq!(
             spec,
@@ -189,6 +195,7 @@ mod tests {
                 target: Some("build".into()),
                 format: ImageFormat::Oci,
                 storage_driver: Some("vfs".into()),
+                platform: None,
                 // An empty BUILDAH_ISOLATION is the engine's default.
                 isolation: None,
                 timestamp: Some("1700000000".into()),

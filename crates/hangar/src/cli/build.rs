@@ -130,6 +130,14 @@ struct Flags {
     /// Build this Dockerfile instead of hangar's own.
     #[arg(long, value_name = "FILE", help_heading = "Image")]
     dockerfile: Option<PathBuf>,
+    /// Target platform: linux/amd64 or linux/arm64 (a comma list with docker buildx only).
+    /// Default: the engine's native platform.
+    #[arg(long, value_name = "PLATFORM", help_heading = "Image")]
+    platform: Option<String>,
+    /// Prebuilt hangar for a target architecture, ARCH=PATH (amd64, arm64) or a bare PATH
+    /// for its own ELF architecture (repeatable). The running hangar serves its own architecture.
+    #[arg(long, value_name = "ARCH=PATH", help_heading = "Image")]
+    hangar_binary: Vec<String>,
 
     /// Engine: auto (docker when a daemon answers, then podman, then buildah), docker, podman or buildah.
     #[arg(long, value_name = "ENGINE", value_parser = parse_with::<EngineChoice>, help_heading = "Engine")]
@@ -198,6 +206,8 @@ impl Flags {
             progress: self.progress,
             format: self.format,
             storage_driver: self.storage_driver,
+            platform: self.platform,
+            hangar_binary: (!self.hangar_binary.is_empty()).then_some(self.hangar_binary),
             tag: (!self.tag.is_empty()).then_some(self.tag),
             build_args: (!self.build_arg.is_empty()).then(|| self.build_arg.into_iter().collect()),
             engine_arg: (!self.engine_arg.is_empty()).then_some(self.engine_arg),
@@ -244,15 +254,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         hangar_build::choose_engine(plan.engine.value, &SystemProbe).map_err(invalid_input)?;
     let exe = std::env::current_exe()
         .context("cannot find the running hangar executable to copy into the build context")?;
+    // Before any engine runs: an image whose /entrypoint cannot execute is never built.
+    let binaries = hangar_build::prepare_binaries(&plan, engine, &exe).map_err(invalid_input)?;
 
     if dry_run {
         let mut out = std::io::stdout().lock();
-        out.write_all(hangar_build::dry_run_report(&plan, engine, &exe).as_bytes())?;
+        out.write_all(hangar_build::dry_run_report(&plan, engine, &binaries).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
 
     let display = hangar_build::choose_display(plan.progress, std::io::stderr().is_terminal());
-    let outcome = hangar_build::execute(&plan, engine, &exe, display, &mut std::io::stderr())
+    let outcome = hangar_build::execute(&plan, engine, &binaries, display, &mut std::io::stderr())
         .map_err(|err| match &err {
             // Exit like a process killed by the signal (shells and CI expect 128+n).
             BuildError::Run(RunError::Interrupted { signal, .. }) => {

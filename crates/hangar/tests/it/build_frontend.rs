@@ -258,7 +258,7 @@ fn dry_run_shows_engine_settings_secrets_and_context() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!(".hangar/hangar <- {HANGAR}")),
+        stdout.contains(&format!(".hangar/amd64/hangar <- {HANGAR}")),
         "{stdout}"
     );
     // The CA bundle's content never appears, only its path.
