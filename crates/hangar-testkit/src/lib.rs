@@ -12,6 +12,7 @@ pub mod certs;
 pub mod docker;
 pub mod images;
 pub mod kdc;
+pub mod qemu;
 pub mod servers;
 pub mod venvs;
 
