@@ -1,109 +1,169 @@
 #!/usr/bin/env bash
-# Image build benchmark (buildah, chroot; vfs storage, or overlay with BENCH_DRIVER=overlay; Debian
-# base made by the tests' debootstrap recipe).
-#   1. cold build of the root Dockerfile (--no-cache; its layers are kept for step 2),
-#   2. warm rebuild where only ADDITIONAL_PYTHON_DEPS changed (goal: <= 20% of cold),
-#   3. a naive single-stage build of the same inputs with compilers left in (bench/naive.Dockerfile),
-#   4. sizes: final image, naive image, payload = base image + runtime-package layer + venv layer
-#      (goal: final within 5% of payload).
-# Needs: buildah, podman, runc; the base image localhost/python-base:bookworm (run
-# `cargo test -p hangar --features full-tests --test it build_image::` once, or see test-machine notes); PyPI access.
-# Usage: [BENCH_DRIVER=overlay] bench/build.sh [AIRFLOW_VERSION]
-#        (prints a summary with the slowest steps of the warm rebuild; removes what it built)
+# Image build benchmark: `hangar build` of Airflow VERSION [postgres,celery,redis] on the tests'
+# Debian base, side by side in one run on buildah (overlay storage, chroot isolation) and on
+# Docker's embedded BuildKit (overlay2, a daemon of its own). Per engine:
+#   1. cold build installing with pip (AIRFLOW_USE_UV=false),
+#   2. cold build installing with uv (the default),
+#      both with no layer cache and an empty download cache (build cache mounts),
+#   3. rebuild where only ADDITIONAL_PYTHON_DEPS changed (layers and downloads cached),
+#   4. sizes: final image against the payload = base image + runtime-package layer + venv layers.
+# Goals: uv cold <= 50 % of pip cold; rebuild <= 10 % of the uv cold build; final <= 105 % of
+# payload. Every figure is printed, met or not.
+# Needs: buildah podman runc docker.io (dockerd), the base image in the tests' store (run
+# `cargo test -p hangar --features full-tests --test it build_image::` once), PyPI access.
+# Builds in a store of its own (BENCH_STORAGE, default /var/tmp/hangar-bench-store).
+# Usage: [BENCH_ENGINES="buildah docker"] bench/build.sh [AIRFLOW_VERSION]
 set -euo pipefail
 VERSION=${1:-3.3.2}
 EXTRAS=postgres,celery,redis
 BASE=localhost/python-base:bookworm
+ENGINES=${BENCH_ENGINES:-buildah docker}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${HANGAR_TEST_CACHE:-$HOME/.cache/hangar-tests}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-# BENCH_DRIVER=overlay measures with the storage driver Docker and podman use by default, in
-# storage of its own (BENCH_STORAGE), the base image copied there from the tests' vfs storage.
-DRIVER=${BENCH_DRIVER:-vfs}
-STORE=""
-if [ "$DRIVER" != vfs ]; then
-  S=${BENCH_STORAGE:-/var/tmp/hangar-bench-$DRIVER}
-  STORE="--root $S/root --runroot $S/run"
+export BUILDAH_ISOLATION=chroot
+# A store of the benchmark's own (overlay), so that nothing else pruning the tests' store can
+# touch its builds; the base image is copied in from the tests' store once.
+TESTS_CONF=$CACHE/images/storage.conf
+S=${BENCH_STORAGE:-/var/tmp/hangar-bench-store}
+mkdir -p "$S" /run/hangar-bench
+printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/graph"\nrunroot = "/run/hangar-bench"\n' "$S" >"$S/storage.conf"
+export CONTAINERS_STORAGE_CONF=$S/storage.conf
+if ! buildah images --format '{{.Name}}:{{.Tag}}' | grep -qx "$BASE"; then
+  CONTAINERS_STORAGE_CONF=$TESTS_CONF buildah images --format '{{.Name}}:{{.Tag}}' | grep -qx "$BASE" \
+    || { echo "missing $BASE: run the image tests once" >&2; exit 1; }
+  CONTAINERS_STORAGE_CONF=$TESTS_CONF buildah push -q "$BASE" \
+    "containers-storage:[overlay@$S/graph+/run/hangar-bench]$BASE" >/dev/null
 fi
-B="buildah --storage-driver $DRIVER $STORE"
-WORK=$(mktemp -d /var/tmp/hangar-bench.XXXXXX)
-CONF=$WORK/containers.conf
-mkdir -p "$WORK/static"
-printf '[containers]\ndefault_ulimits = []\npids_limit = 0\n[engine]\nstatic_dir = "%s"\n' "$WORK/static" > "$CONF"
-P="env CONTAINERS_CONF=$CONF podman --storage-driver $DRIVER $STORE"
-TAGS=(localhost/hangar-bench:cold localhost/hangar-bench:warm localhost/hangar-bench:naive)
-cleanup() { for t in "${TAGS[@]}"; do $B rmi -f "$t" >/dev/null 2>&1 || true; done; $B rmi --prune >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+CONS=$CACHE/image-constraints/constraints-$VERSION-${EXTRAS//,/_}.txt
+[ -f "$CONS" ] || { echo "missing $CONS: run the image tests once" >&2; exit 1; }
+
+# Short: dockerd's and containerd's sockets live below it.
+WORK=$(mktemp -d /tmp/hb.XXXXXX)
+DOCKERD_PID=""
+TAG=localhost/hangar-bench
+cleanup() {
+  for t in pip uv rebuild; do buildah rmi -f "$TAG:$t" >/dev/null 2>&1 || true; done
+  buildah rmi --prune >/dev/null 2>&1 || true
+  if [ -n "$DOCKERD_PID" ]; then
+    kill "$DOCKERD_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 -- "-$DOCKERD_PID" 2>/dev/null || true
+    grep " $WORK/" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
-if [ "$DRIVER" != vfs ] && ! $B images --format '{{.Name}}:{{.Tag}}' | grep -qx "$BASE"; then
-  buildah --storage-driver vfs push -q "$BASE" "containers-storage:[$DRIVER@$S/root+$S/run]$BASE" >/dev/null
-fi
-$B images --format '{{.Name}}:{{.Tag}}' | grep -qx "$BASE" || { echo "missing $BASE: run the image tests once" >&2; exit 1; }
 cargo build --release -q -p hangar --manifest-path "$ROOT/Cargo.toml"
 HANGAR=$CARGO_TARGET_DIR/release/hangar
 
-# Constraints: pip freeze of a host venv with the same extras (upstream's are on GitHub).
-CONS=$WORK/ctx/docker-context-files/constraints.txt
-mkdir -p "$WORK/ctx/.hangar" "$WORK/ctx/docker-context-files"
-CACHED=${HANGAR_TEST_CACHE:-$HOME/.cache/hangar-tests}/image-constraints/constraints-$VERSION-${EXTRAS//,/_}.txt
-if [ -f "$CACHED" ]; then cp "$CACHED" "$CONS"; else
-  /usr/bin/python3 -m venv "$WORK/venv"
-  "$WORK/venv/bin/pip" install -q --disable-pip-version-check "apache-airflow[$EXTRAS]==$VERSION"
-  "$WORK/venv/bin/pip" freeze --exclude-editable | grep -iv '^apache-airflow==' > "$CONS"
-fi
-cp "$ROOT/Dockerfile" "$ROOT/bench/naive.Dockerfile" "$WORK/ctx/"
-cp "$HANGAR" "$WORK/ctx/.hangar/hangar"
+start_docker() {
+  export DOCKER_HOST=unix://$WORK/docker.sock
+  # Debian's client (20.10) builds with the daemon's embedded BuildKit; a newer client without
+  # the buildx plugin cannot, so it goes first on PATH.
+  mkdir -p "$WORK/bin" && ln -sf /usr/bin/docker "$WORK/bin/docker" && export PATH=$WORK/bin:$PATH
+  setsid dockerd --data-root "$WORK/docker" --exec-root "$WORK/exec" --host "$DOCKER_HOST" \
+    --pidfile "$WORK/dockerd.pid" --storage-driver overlay2 --iptables=false --ip6tables=false \
+    --bridge=none --ip-forward=false --ip-masq=false >"$WORK/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 300); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+  docker version >/dev/null || { tail "$WORK/dockerd.log" >&2; exit 1; }
+  buildah push -q "$BASE" "docker-archive:$WORK/base.tar:$BASE" >/dev/null
+  docker load -q -i "$WORK/base.tar" >/dev/null
+  rm -f "$WORK/base.tar"
+}
 
-ARGS=(--build-arg HANGAR_BINARY_SOURCE=context --build-arg PYTHON_BASE_IMAGE=$BASE
-      --build-arg PYTHON_MAJOR_MINOR_VERSION=3.11 --build-arg AIRFLOW_VERSION=$VERSION
-      --build-arg AIRFLOW_EXTRAS=$EXTRAS --build-arg INSTALL_MYSQL_CLIENT=false --build-arg INSTALL_MSSQL_CLIENT=false
-      --build-arg DOCKER_CONTEXT_FILES=docker-context-files
-      --build-arg AIRFLOW_CONSTRAINTS_LOCATION=/docker-context-files/constraints.txt
-      --secret id=hangar-ca,src=/etc/ssl/certs/ca-certificates.crt)
-build() { # FILE TAG extra-args… ; prints seconds; the log's lines are stamped with epoch seconds
-  local file=$1 tag=$2; shift 2
-  local t0=$(date +%s.%N) log=$WORK/$(basename "$tag").log
-  $B bud --isolation chroot --layers --format docker "${ARGS[@]}" "$@" -t "$tag" -f "$WORK/ctx/$file" "$WORK/ctx" 2>&1 \
-    | while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done > "$log" \
-    || { tail -30 "$log" >&2; exit 1; }
+# Drops every cached layer and download of the engine: the next build is cold.
+forget() {
+  case $1 in
+    buildah)
+      for t in pip uv rebuild; do buildah rmi -f "$TAG:$t" >/dev/null 2>&1 || true; done
+      buildah rmi --prune >/dev/null 2>&1 || true
+      # buildah keeps cache mounts in $TMPDIR/buildah-cache-<uid>: a new TMPDIR is an empty cache.
+      export TMPDIR=$WORK/tmp.$RANDOM; mkdir -p "$TMPDIR" ;;
+    docker)
+      docker image rm -f "$TAG:pip" "$TAG:uv" "$TAG:rebuild" >/dev/null 2>&1 || true
+      docker builder prune -af >/dev/null ;;
+  esac
+}
+
+# build ENGINE NAME hangar-build-args…: prints the seconds `hangar build` took; the log's lines
+# are stamped with epoch seconds for the slowest-steps summary.
+build() {
+  local engine=$1 name=$2; shift 2
+  local extra=() log=$WORK/$engine-$name.log t0
+  [ "$engine" = docker ] && extra=(--engine-arg=--network=host)
+  t0=$(date +%s.%N)
+  "$HANGAR" build --engine "$engine" --progress plain --python 3.11 --python-base-image "$BASE" \
+    --install-airflow-version "$VERSION" --extras "$EXTRAS" --disable-mysql-client-installation \
+    --build-arg INSTALL_MSSQL_CLIENT=false --constraints-location "$CONS" \
+    --ca-bundle /etc/ssl/certs/ca-certificates.crt "${extra[@]}" -t "$TAG:$name" "$@" </dev/null 2>&1 \
+    | while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done >"$log"
+  [ "${PIPESTATUS[0]}" = 0 ] || { tail -30 "$log" >&2; exit 1; }
   awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }'
 }
-# The slowest steps of a build: seconds from each STEP line to the next line that starts a
-# step or ends the build.
+
+# The slowest steps of a build log: seconds from each step line to the next (hangar prefixes
+# the engine's lines with "[engine mm:ss] ").
 slowest_steps() {
-  awk '{ rest = $0; sub(/^[^ ]+ /, "", rest) }
-       rest ~ /^(\[[0-9]+\/[0-9]+\] )?STEP / || rest ~ /^COMMIT/ {
+  awk '{ rest = $0; sub(/^[^ ]+ /, "", rest); sub(/^\[[a-z]+ [0-9:]+\] /, "", rest) }
+       rest ~ /^(\[[0-9]+\/[0-9]+\] )?STEP / || rest ~ /^COMMIT/ || rest ~ /^#[0-9]+ \[/ || rest ~ /^#[0-9]+ (DONE|CACHED)/ {
          if (name != "") printf "%6.1f s  %s\n", $1 - t, name
-         t = $1; name = substr(rest, 1, 90) }' "$WORK/$(basename "$1").log" | sort -rn | head -6
+         t = $1; name = substr(rest, 1, 90) }' "$1" | sort -rn | head -5
 }
-size() { $P image inspect --format '{{.Size}}' "$1"; }
-# Layer sizes in bytes (podman 4.3 prints "347 MB" even with --human=false).
+
+size() {
+  case $1 in
+    buildah) podman image inspect --format '{{.Size}}' "$2" ;;
+    docker) docker image inspect --format '{{.Size}}' "$2" ;;
+  esac
+}
+
+# Bytes and creating instruction of each layer (podman 4.3 prints "347 MB" even with
+# --human=false; docker prints bytes).
 layer_sizes() {
-  $P history --no-trunc --format '{{.Size}}	{{.CreatedBy}}' "$1" | awk -F'\t' '{
-    split($1, p, " "); m = (p[2] == "kB") ? 1e3 : (p[2] == "MB") ? 1e6 : (p[2] == "GB") ? 1e9 : 1
+  local cmd=(podman)
+  [ "$1" = docker ] && cmd=(docker)
+  "${cmd[@]}" history --no-trunc --human=false --format '{{.Size}}	{{.CreatedBy}}' "$2" | awk -F'\t' '{
+    n = split($1, p, " "); m = (p[2] == "kB") ? 1e3 : (p[2] == "MB") ? 1e6 : (p[2] == "GB") ? 1e9 : 1
     printf "%d\t%s\n", p[1] * m, $2 }'
 }
 
-cold=$(build Dockerfile localhost/hangar-bench:cold --no-cache --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.1)
-warm=$(build Dockerfile localhost/hangar-bench:warm --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.0)
-naive=$(build naive.Dockerfile localhost/hangar-bench:naive --no-cache --build-arg ADDITIONAL_PYTHON_DEPS=cowsay==6.1)
-
-final_size=$(size localhost/hangar-bench:cold)
-naive_size=$(size localhost/hangar-bench:naive)
-base_size=$(size $BASE)
-runtime_layer=$(layer_sizes localhost/hangar-bench:cold | awk -F'\t' '/install apt runtime/ {s+=$1} END {print s+0}')
-venv_layer=$(layer_sizes localhost/hangar-bench:cold | awk -F'\t' '/COPY dir:/ {s+=$1} END {print s+0}')
-payload=$((base_size + runtime_layer + venv_layer))
 mb() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1000000 }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * a / b }'; }
-cat <<SUMMARY
-hangar image build benchmark (Airflow $VERSION [$EXTRAS], base $BASE, buildah $DRIVER)
-cold build              ${cold%.*} s
-warm rebuild (deps)     ${warm%.*} s   = $(pct "$warm" "$cold") % of cold (goal <= 20 %)
-naive single-stage      ${naive%.*} s
-final image             $(mb "$final_size") MB
-naive image             $(mb "$naive_size") MB
-payload                 $(mb "$payload") MB  (base $(mb "$base_size") + runtime packages $(mb "$runtime_layer") + venv $(mb "$venv_layer"))
-final / payload         $(pct "$final_size" "$payload") % (goal <= 105 %)
-slowest steps of the warm rebuild:
-$(slowest_steps localhost/hangar-bench:warm)
-SUMMARY
+
+echo "hangar image build benchmark: Airflow $VERSION [$EXTRAS], base $BASE, $(nproc) cores"
+for engine in $ENGINES; do
+  [ "$engine" = docker ] && start_docker
+  forget "$engine"
+  pip=$(build "$engine" pip --additional-python-deps cowsay==6.1 --build-arg AIRFLOW_USE_UV=false \
+        --engine-arg=--no-cache)
+  forget "$engine"
+  uv=$(build "$engine" uv --additional-python-deps cowsay==6.1 --engine-arg=--no-cache)
+  rebuild=$(build "$engine" rebuild --additional-python-deps cowsay==6.0)
+  final=$(size "$engine" "$TAG:rebuild")
+  base=$(size "$engine" "$BASE")
+  runtime=$(layer_sizes "$engine" "$TAG:rebuild" | awk -F'\t' '/install apt runtime/ {s+=$1} END {print s+0}')
+  # The venv layers: the Airflow layer, the additional layer and the removals (buildah records
+  # COPY sources as "dir:<digest>", BuildKit the paths).
+  venv=$(layer_sizes "$engine" "$TAG:rebuild" \
+    | awk -F'\t' '/COPY dir:/ || (/COPY/ && /\/home\/airflow/) || /install removals/ {s+=$1} END {print s+0}')
+  payload=$((base + runtime + venv))
+  echo "[$engine]
+cold build, pip         ${pip%.*} s
+cold build, uv          ${uv%.*} s   = $(pct "$uv" "$pip") % of pip (goal <= 50 %)
+rebuild (deps changed)  ${rebuild%.*} s   = $(pct "$rebuild" "$uv") % of the uv cold build (goal <= 10 %)
+final image             $(mb "$final") MB
+payload                 $(mb "$payload") MB  (base $(mb "$base") + runtime packages $(mb "$runtime") + venv $(mb "$venv"))
+final / payload         $(pct "$final" "$payload") % (goal <= 105 %)
+layers of the rebuilt image (bytes, instruction):
+$(layer_sizes "$engine" "$TAG:rebuild" | cut -c1-110)
+slowest steps of the pip cold build:
+$(slowest_steps "$WORK/$engine-pip.log" | head -3)
+slowest steps of the uv cold build:
+$(slowest_steps "$WORK/$engine-uv.log" | head -3)
+slowest steps of the rebuild:
+$(slowest_steps "$WORK/$engine-rebuild.log")"
+  forget "$engine"
+done
