@@ -5,7 +5,7 @@ use std::path::Path;
 
 use hangar_testkit::images::{ImageGuard, buildah};
 
-use crate::image_checks::{Engine, text};
+use crate::image_checks::{Engine, assert_script_prints, text};
 
 /// The extension: apt as root then `USER airflow`, a `pip install --no-cache-dir --user` as
 /// the airflow user and a DAG under `/opt/airflow/dags`. This machine reaches PyPI only with its
@@ -60,19 +60,19 @@ pub(crate) fn assert_extends_the_classic_way(engine: &impl Engine, base: &str, c
     let script = "jq --version; echo user=$(id -un); pip show pyjokes | grep ^Version; \
                   airflow version; pip check >/dev/null && echo pipcheck=ok; \
                   stat -c 'dag=%n' /opt/airflow/dags/extended.py";
-    let run = engine.run(&tag, None, &["bash", "-c", script]);
-    let out = text(&run);
-    assert!(run.status.success(), "{out}");
-    for want in [
-        "jq-1.6",
-        "user=airflow",
-        "Version: 0.8.3",
-        "3.3.2",
-        "pipcheck=ok",
-        "dag=/opt/airflow/dags/extended.py",
-    ] {
-        assert!(out.lines().any(|l| l == want), "no {want} in:\n{out}");
-    }
+    assert_script_prints(
+        engine,
+        &tag,
+        script,
+        &[
+            "jq-1.6",
+            "user=airflow",
+            "Version: 0.8.3",
+            "3.3.2",
+            "pipcheck=ok",
+            "dag=/opt/airflow/dags/extended.py",
+        ],
+    );
     let run = engine.run(&tag, Some("12345:0"), &["python", "-c", "import pyjokes"]);
     assert!(run.status.success(), "{}", text(&run));
 }

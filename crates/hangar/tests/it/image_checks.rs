@@ -34,6 +34,22 @@ pub(crate) fn text(out: &Output) -> String {
     )
 }
 
+/// Runs the shell `script` through the entrypoint of `image` as its user and checks that it
+/// succeeds and prints each of `lines` as a whole line.
+pub(crate) fn assert_script_prints(
+    engine: &impl Engine,
+    image: &str,
+    script: &str,
+    lines: &[&str],
+) {
+    let run = engine.run(image, None, &["bash", "-c", script]);
+    let out = text(&run);
+    assert!(run.status.success(), "{out}");
+    for want in lines {
+        assert!(out.lines().any(|l| l == *want), "no {want} in:\n{out}");
+    }
+}
+
 /// How a test runs containers of an image and reads what the image holds.
 pub(crate) trait Engine {
     /// Runs `args` through the image's entrypoint (`--rm`, host network), as the image's

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::image_checks::{Engine, text};
+use crate::image_checks::{Engine, assert_script_prints, text};
 
 /// The additional requirements of a rebuild: another cowsay, and a downgrade of a package
 /// Airflow's install brought in (within Airflow's own requirement `termcolor>=3.0.0`), so the
@@ -103,19 +103,19 @@ pip list --format=freeze 2>/dev/null | grep -iE '^(apache-airflow|cowsay|termcol
 echo "termcolor_dirs=$(ls "$VIRTUAL_ENV"/lib/python*/site-packages | grep -ci '^termcolor')"
 if [ -e "$HOME/.hangar-removed" ]; then echo list=left; else echo list=gone; fi
 "#;
-    let run = engine.run(second, None, &["bash", "-c", script]);
-    let out = text(&run);
-    assert!(run.status.success(), "{out}");
-    for want in [
-        "apache-airflow==3.3.2",
-        "cowsay==6.0",
-        "termcolor==3.0.0",
-        // The package and its one dist-info.
-        "termcolor_dirs=2",
-        "list=gone",
-    ] {
-        assert!(out.lines().any(|l| l == want), "no {want} in:\n{out}");
-    }
+    assert_script_prints(
+        engine,
+        second,
+        script,
+        &[
+            "apache-airflow==3.3.2",
+            "cowsay==6.0",
+            "termcolor==3.0.0",
+            // The package and its one dist-info.
+            "termcolor_dirs=2",
+            "list=gone",
+        ],
+    );
     let run = engine.run(
         second,
         Some("12345:0"),
