@@ -4,7 +4,7 @@
 #
 # Stages:
 #   hangar-from-build    compiles hangar from this repository in RUST_IMAGE (plain engine builds)
-#   hangar-from-context  copies the prebuilt .hangar/hangar from the context (`hangar build`)
+#   hangar-from-context  copies the prebuilt .hangar/${TARGETARCH}/hangar from the context
 #   hangar-bin           FROM hangar-from-${HANGAR_BINARY_SOURCE}. buildah 1.28 resolves this
 #                        stage name only when HANGAR_BINARY_SOURCE is given with --build-arg.
 #   docker-context-files the DOCKER_CONTEXT_FILES folder, mounted into the install steps

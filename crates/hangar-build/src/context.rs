@@ -27,6 +27,10 @@ pub const AIRFLOW_SOURCES_DIR: &str = "airflow-sources";
 /// architecture.
 pub const HANGAR_BINARY_DIR: &str = ".hangar";
 
+/// The context path of the binary of a build for a single architecture, also present at
+/// [`hangar_binary_path`].
+pub const SINGLE_BINARY_PATH: &str = ".hangar/hangar";
+
 /// The context path of the hangar binary for `arch`: `.hangar/<arch>/hangar`.
 #[must_use]
 pub fn hangar_binary_path(arch: Arch) -> String {
@@ -125,10 +129,12 @@ pub fn assemble(plan: &ContextPlan, binaries: &Binaries) -> Result<Assembled, Co
     for (arch, exe) in binaries.iter() {
         let bin = context.join(hangar_binary_path(*arch));
         create_dir(bin.parent().unwrap_or(&context))?;
-        // A hard link is free; across file systems fall back to a copy.
-        if fs::hard_link(exe, &bin).is_err() {
-            copy_file(exe, &bin)?;
-        }
+        link_or_copy(exe, &bin)?;
+    }
+    // A build for one architecture also finds its binary at `.hangar/hangar`, where
+    // Dockerfiles of one's own (`--dockerfile`) have always found it.
+    if let [(_, exe)] = binaries.0.as_slice() {
+        link_or_copy(exe, &context.join(SINGLE_BINARY_PATH))?;
     }
 
     let files = context.join(CONTEXT_FILES_DIR);
@@ -162,6 +168,14 @@ pub fn assemble(plan: &ContextPlan, binaries: &Binaries) -> Result<Assembled, Co
         dockerfile,
         iidfile,
     })
+}
+
+/// A hard link is free; across file systems it falls back to a copy.
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), ContextError> {
+    if fs::hard_link(from, to).is_err() {
+        copy_file(from, to)?;
+    }
+    Ok(())
 }
 
 fn create_dir(path: &Path) -> Result<(), ContextError> {
@@ -245,6 +259,7 @@ mod tests {
             fs::read(a.context.join(".hangar/arm64/hangar")).unwrap(),
             b"arm"
         );
+        assert!(!a.context.join(SINGLE_BINARY_PATH).exists());
         // The image compiles hangar: no binary, the folder is still there.
         let a = assemble(&plan, &Binaries::default()).unwrap();
         assert!(a.context.join(HANGAR_BINARY_DIR).is_dir());
@@ -281,6 +296,8 @@ mod tests {
             fs::read(c.join(".hangar/amd64/hangar")).unwrap(),
             b"\x7fELF"
         );
+        // One architecture: also where a Dockerfile of one's own finds it.
+        assert_eq!(fs::read(c.join(SINGLE_BINARY_PATH)).unwrap(), b"\x7fELF");
         assert_eq!(
             fs::read(c.join("docker-context-files/wheels/a-1.0-py3-none-any.whl")).unwrap(),
             b"wheel"

@@ -105,7 +105,7 @@ static CATALOGUE: &[BuildArg] = &[
         "build",
         Global,
         Current,
-        "Where `/entrypoint` comes from: `build` compiles hangar from the repository in `RUST_IMAGE`; `context` copies `.hangar/hangar` from the build context (what `hangar build` does). buildah/podman need it passed explicitly.",
+        "Where `/entrypoint` comes from: `build` compiles hangar from the repository in `RUST_IMAGE`; `context` copies `.hangar/<TARGETARCH>/hangar` from the build context (what `hangar build` does). buildah/podman need it passed explicitly.",
     ),
     arg(
         "RUST_IMAGE",

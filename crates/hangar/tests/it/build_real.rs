@@ -504,7 +504,7 @@ fn real_buildah_build_of_the_embedded_dockerfile_uses_this_hangar() {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("COPY --chmod=0755 .hangar/hangar /hangar"),
+        stderr.contains("COPY --chmod=0755 .hangar/${TARGETARCH}/hangar /hangar"),
         "{stderr}"
     );
     let ctr = buildah_ok(&["from", tag]);

@@ -305,7 +305,7 @@ pub(crate) fn hangar_base_args(ca: &Path) -> Vec<String> {
 
 /// A context for a plain engine build of the repository's Dockerfile with
 /// `HANGAR_BINARY_SOURCE=context`, in `dir/plain`: the Dockerfile, this hangar binary as
-/// `.hangar/hangar` and `docker-context-files/` (holding `constraints` when given).
+/// `.hangar/<arch>/hangar` and `docker-context-files/` (holding `constraints` when given).
 pub(crate) fn plain_context(dir: &Path, constraints: Option<&Path>) -> PathBuf {
     let ctx = dir.join("plain");
     std::fs::create_dir_all(ctx.join(".hangar")).unwrap();
@@ -315,7 +315,17 @@ pub(crate) fn plain_context(dir: &Path, constraints: Option<&Path>) -> PathBuf {
         ctx.join("Dockerfile"),
     )
     .unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_hangar"), ctx.join(".hangar/hangar")).unwrap();
+    // The Dockerfile takes the binary of the target architecture, this machine's.
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    std::fs::create_dir_all(ctx.join(".hangar").join(arch)).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_hangar"),
+        ctx.join(".hangar").join(arch).join("hangar"),
+    )
+    .unwrap();
     if let Some(constraints) = constraints {
         std::fs::copy(
             constraints,

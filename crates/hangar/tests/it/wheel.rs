@@ -217,7 +217,7 @@ fn check_runs(hangar: &Path, work: &Path) {
     assert!(command.contains("-t my/airflow:wheel"), "{stdout}");
     let installed = fs::canonicalize(hangar).unwrap();
     assert!(
-        stdout.contains(&format!(".hangar/hangar <- {}", installed.display())),
+        stdout.contains(&format!(".hangar/amd64/hangar <- {}", installed.display())),
         "the context must carry the installed binary:\n{stdout}"
     );
     assert!(
