@@ -1,0 +1,1 @@
+//! Real-Airflow tests of the generated project (being written).
