@@ -5,7 +5,7 @@
 //! it behaves exactly like `hangar entrypoint`.
 //!
 //! Each command is a cargo feature (`build`, `install`, `entrypoint` with `init` and `wait`,
-//! `kerberos`; all by default), so that a build for one container carries only its command and
+//! `kerberos`, `new`; all by default), so that a build for one container carries only its command and
 //! the crates behind it.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // the command-line front end prints its results
@@ -44,6 +44,9 @@ enum Command {
     /// Keep a Kerberos ticket cache fresh from a keytab (sidecar), or check it.
     #[cfg(feature = "kerberos")]
     Kerberos(cli::kerberos::Args),
+    /// Write a new Airflow image project (hangar.toml, requirements.txt, packages.txt, dags/, tests/).
+    #[cfg(feature = "new")]
+    New(cli::new::Args),
     /// Steps run inside the image build (called by the Dockerfile, not by hand).
     #[cfg(feature = "install")]
     #[command(hide = true)]
@@ -74,6 +77,8 @@ fn main() -> ExitCode {
         Command::Kerberos(args) => cli::kerberos::run(args),
         #[cfg(feature = "install")]
         Command::Install(args) => cli::install::run(args),
+        #[cfg(feature = "new")]
+        Command::New(args) => cli::new::run(args),
     };
     finish(result)
 }

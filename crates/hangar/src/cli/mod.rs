@@ -12,6 +12,8 @@ pub(crate) mod init;
 pub(crate) mod install;
 #[cfg(feature = "kerberos")]
 pub(crate) mod kerberos;
+#[cfg(feature = "new")]
+pub(crate) mod new;
 #[cfg(feature = "entrypoint")]
 pub(crate) mod wait;
 

@@ -30,6 +30,7 @@ mod kerberos;
 #[cfg(feature = "full-tests")]
 mod layer_checks;
 mod linkage;
+mod new_project;
 #[cfg(feature = "full-tests")]
 mod wait;
 #[cfg(feature = "full-tests")]

@@ -1,1 +1,0 @@
-//! Real-Airflow tests of the generated project (being written).
