@@ -122,10 +122,10 @@ ENTRYPOINT ["/entrypoint"]
 CMD []
 # The venv as Airflow's install left it, then what the additional requirements changed, then
 # the removal of what they replaced: one venv, and a rebuild for other additional requirements
-# reuses the large first layer.
+# reuses the large first layer. `settle` also pins the installed Airflow in ~/constraints.txt.
 COPY --from=airflow-build-image --chown=${AIRFLOW_UID}:0 ${AIRFLOW_USER_HOME_DIR} ${AIRFLOW_USER_HOME_DIR}
 COPY --from=airflow-additional --chown=${AIRFLOW_UID}:0 /hangar-layer/ ${AIRFLOW_USER_HOME_DIR}/
-RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin /run/hangar-bin install removals
+RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin /run/hangar-bin install settle
 # Copied, not bind-mounted: buildah 1.28 does not key its layer cache on bind-mount contents.
 COPY --from=hangar-bin --chmod=0755 /hangar /usr/local/bin/hangar
 

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+pub mod airflow_pin;
 pub mod apt;
 pub mod args;
 pub mod constraints;
@@ -12,6 +13,7 @@ pub mod exec;
 pub mod extras;
 pub mod installer;
 pub mod layer;
+pub mod pin;
 pub mod pip;
 pub mod source;
 pub mod steps;
@@ -72,6 +74,12 @@ pub enum InstallError {
         program: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    AirflowChange(#[from] pin::AirflowChange),
+    #[error(
+        "cannot read pip's dry-run report of requirements.txt: {0}; check that the base image's pip is 22.2 or newer"
+    )]
+    PipReport(String),
     #[error(transparent)]
     Layer(#[from] layer::LayerError),
     #[error(transparent)]

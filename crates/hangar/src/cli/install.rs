@@ -2,6 +2,8 @@
 //! args arrive as environment variables (`ARG` values are in the environment of `RUN`).
 
 use std::path::PathBuf;
+
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 use hangar_install::apt::Stage;
@@ -31,10 +33,33 @@ enum Step {
         #[arg(long, value_name = "DIR")]
         layer: Option<PathBuf>,
     },
-    /// Final stage, after the additional layer: remove what the additional install removed.
-    Removals,
+    /// Final stage, after the additional layer: remove what the additional install removed,
+    /// and pin the installed Airflow in ~/constraints.txt.
+    Settle,
     /// Final stage: the airflow user, AIRFLOW_HOME, /etc/passwd permissions, /entrypoint.
     Finalize,
+    /// Extending an image, as root: apt-get install the packages of the project's packages.txt,
+    /// then AIRFLOW_HOME's plugins/, include/ and dags/ owned by UID and group 0, group-writable.
+    ExtendRoot {
+        /// AIRFLOW_HOME of the base image.
+        #[arg(long, value_name = "DIR")]
+        airflow_home: PathBuf,
+        /// The base image's user.
+        #[arg(long, value_name = "UID")]
+        uid: u32,
+        /// Package names (hangar build passes packages.txt, already read and checked).
+        packages: Vec<String>,
+    },
+    /// Extending an image, as the airflow user: the project's requirements.txt with the base
+    /// image's Airflow pinned and its ~/constraints.txt when it has one.
+    ExtendPython {
+        /// The requirements file.
+        #[arg(long, value_name = "FILE")]
+        requirements: PathBuf,
+        /// The base image's Airflow version (read from the image by hangar build).
+        #[arg(long, value_name = "VERSION")]
+        airflow_version: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -60,10 +85,40 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Step::Additional { layer } => {
             steps::additional_step(&mut exec, &build_args, &paths, layer.as_deref())?;
         }
-        Step::Removals => {
-            hangar_install::layer::apply_removals(&build_args.home())?;
+        Step::Settle => {
+            let home = build_args.home();
+            hangar_install::layer::apply_removals(&home)?;
+            let pins = hangar_install::airflow_pin::installed(&build_args.venv())
+                .with_context(|| format!("cannot list the venv {}", build_args.venv().display()))?;
+            let uid = build_args.get("AIRFLOW_UID").parse().ok();
+            let file = home.join("constraints.txt");
+            hangar_install::airflow_pin::pin(&file, &pins, uid)
+                .with_context(|| format!("cannot pin Airflow in {}", file.display()))?;
         }
         Step::Finalize => steps::finalize_step(&mut exec, &build_args, &paths)?,
+        Step::ExtendRoot {
+            airflow_home,
+            uid,
+            packages,
+        } => steps::extend_root_step(&mut exec, &packages, &airflow_home, uid, &paths)?,
+        Step::ExtendPython {
+            requirements,
+            airflow_version,
+        } => {
+            let home = ["AIRFLOW_USER_HOME_DIR", "HOME"]
+                .iter()
+                .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()))
+                .map_or_else(|| PathBuf::from("/home/airflow"), PathBuf::from);
+            let report =
+                std::env::temp_dir().join(format!("hangar-pip-report-{}.json", std::process::id()));
+            let x = steps::ExtendPython {
+                requirements,
+                airflow_version,
+                home,
+                report,
+            };
+            steps::extend_python_step(&mut exec, &x, &paths)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
