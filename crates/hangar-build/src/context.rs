@@ -17,6 +17,9 @@ pub enum DockerfileSource {
     Embedded,
     /// A file given with `--dockerfile`.
     File(PathBuf),
+    /// The extend route's Dockerfile, compiled into the binary, with the project it adds
+    /// (copied to `.hangar/project/`).
+    Extend(crate::extend::project::Project),
 }
 
 /// Folder names inside the context, shared with the Dockerfile.
@@ -123,6 +126,21 @@ pub fn assemble(plan: &ContextPlan, binaries: &Binaries) -> Result<Assembled, Co
             })?;
         }
         DockerfileSource::File(src) => copy_file(src, &dockerfile)?,
+        DockerfileSource::Extend(project) => {
+            fs::write(&dockerfile, crate::extend::DOCKERFILE).map_err(|source| {
+                ContextError::Write {
+                    path: dockerfile.clone(),
+                    source,
+                }
+            })?;
+            crate::extend::project::write_into(project, &context).map_err(|source| {
+                ContextError::Copy {
+                    from: project.dir.clone(),
+                    to: context.join(crate::extend::project::CONTEXT_DIR),
+                    source,
+                }
+            })?;
+        }
     }
 
     create_dir(&context.join(HANGAR_BINARY_DIR))?;

@@ -272,6 +272,23 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
     a
 }
 
+/// `ENGINE tag IMAGE NAME` (with buildah's and podman's `--storage-driver`).
+#[must_use]
+pub fn tag_argv(
+    engine: Engine,
+    storage_driver: Option<&str>,
+    image: &str,
+    name: &str,
+) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![engine.program().into()];
+    if let (Engine::Buildah | Engine::Podman, Some(d)) = (engine, storage_driver) {
+        a.push("--storage-driver".into());
+        a.push(d.into());
+    }
+    a.extend(["tag", image, name].map(OsString::from));
+    a
+}
+
 /// The command line of `argv` run by `engine`, with the variables the engine gets in front
 /// (`DOCKER_BUILDKIT=1 docker build …`), quoted to be pasted into a POSIX shell.
 #[must_use]

@@ -10,8 +10,11 @@
 //!    a failed build tags nothing (the engines tag at commit, after the last step).
 
 pub mod catalogue;
+pub mod check_dags;
 pub mod context;
 pub mod engine;
+pub mod extend;
+pub mod in_image;
 pub mod options;
 pub mod platform;
 pub mod request;
@@ -33,6 +36,16 @@ pub enum BuildError {
     Context(#[from] context::ContextError),
     #[error(transparent)]
     Run(#[from] run::RunError),
+    #[error(transparent)]
+    Base(#[from] extend::base::BaseError),
+    #[error("the image was built but its DAG check failed, so no image was tagged")]
+    DagCheck(#[source] check_dags::CheckDagsError),
+    #[error("the image {image} was built and checked but `{command}` failed: {stderr}")]
+    Tag {
+        image: String,
+        command: String,
+        stderr: String,
+    },
     #[error(
         "the build succeeded but {engine} wrote no image ID to {path}: {source}. Check the engine version \
          (buildah >= 1.20, podman >= 3, docker buildx)"
@@ -131,12 +144,18 @@ pub const DRY_RUN_WORK_DIR: &str = "<work>";
 pub fn dry_run_report(plan: &Plan, engine: Engine, binaries: &Binaries) -> String {
     let work = Path::new(DRY_RUN_WORK_DIR);
     let context = work.join("context");
-    let inv = plan.invocation(
+    let mut inv = plan.invocation(
         engine,
         &context.join("Dockerfile"),
         &context,
         &work.join("image-id"),
     );
+    if let Some(x) = &plan.extend {
+        inv.spec.build_args.extend(extend::build_args(x, None));
+    }
+    if plan.check_dags {
+        inv.spec.tags.clear();
+    }
     let argv = engine::argv(&inv);
     let how = engine
         .builder()
@@ -148,6 +167,19 @@ pub fn dry_run_report(plan: &Plan, engine: Engine, binaries: &Binaries) -> Strin
         engine::command_line(engine, &argv)
     );
     s.push_str(&plan.describe(binaries));
+    if plan.check_dags {
+        let _ = std::fmt::Write::write_fmt(
+            &mut s,
+            format_args!(
+                "then: the DAG check in the built image, and only when it passes the tags: {}\n",
+                if plan.spec.tags.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    plan.spec.tags.join(", ")
+                }
+            ),
+        );
+    }
     s
 }
 
@@ -164,13 +196,35 @@ pub fn execute(
     display: Display,
     log: &mut dyn Write,
 ) -> Result<Outcome, BuildError> {
+    let runner = check_dags::runner(
+        engine,
+        plan.spec.storage_driver.clone(),
+        plan.spec.isolation.clone(),
+    );
+    let mut extend_args = Vec::new();
+    if let Some(x) = &plan.extend {
+        let facts = extend::base::read(&runner, &x.base.value)?;
+        let _ = writeln!(
+            log,
+            "hangar: {}",
+            extend::describe_base(&x.base.value, &facts)
+        );
+        extend_args = extend::build_args(x, Some(&facts));
+    }
     let assembled = context::assemble(&plan.context, binaries)?;
-    let inv = plan.invocation(
+    let mut inv = plan.invocation(
         engine,
         &assembled.dockerfile,
         &assembled.context,
         &assembled.iidfile,
     );
+    inv.spec.build_args.extend(extend_args);
+    // With the DAG check, the engine tags nothing: the tags follow a passed check.
+    let tags = if plan.check_dags {
+        std::mem::take(&mut inv.spec.tags)
+    } else {
+        Vec::new()
+    };
     let argv = engine::argv(&inv);
     let _ = writeln!(
         log,
@@ -187,8 +241,44 @@ pub fn execute(
         })?
         .trim()
         .to_owned();
+    if plan.check_dags {
+        let _ = writeln!(log, "hangar: checking the DAGs of {image_id}");
+        let report = check_dags::check(&runner, &image_id, None).map_err(BuildError::DagCheck)?;
+        let _ = writeln!(log, "hangar: {}", check_dags::summary(&report));
+        for t in &tags {
+            tag(engine, plan.spec.storage_driver.as_deref(), &image_id, t)?;
+        }
+    }
     Ok(Outcome {
         image_id,
         tags: plan.spec.tags.clone(),
     })
+}
+
+/// Tags `image` as `name` in the engine's store.
+fn tag(
+    engine: Engine,
+    storage_driver: Option<&str>,
+    image: &str,
+    name: &str,
+) -> Result<(), BuildError> {
+    let argv = engine::tag_argv(engine, storage_driver, image, name);
+    let command = engine::shell_line(&argv);
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(BuildError::Tag {
+            image: image.to_owned(),
+            command,
+            stderr: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+        }),
+        Err(e) => Err(BuildError::Tag {
+            image: image.to_owned(),
+            command,
+            stderr: e.to_string(),
+        }),
+    }
 }

@@ -32,6 +32,9 @@ enum Command {
     /// Build a production Airflow image with Docker (buildx or embedded BuildKit), podman or buildah.
     #[cfg(feature = "build")]
     Build(cli::build::Args),
+    /// Import every DAG file of an image with its own Airflow; fail naming each broken file.
+    #[cfg(feature = "build")]
+    CheckDags(cli::check_dags::Args),
     /// Run as the image's PID 1: prepare the environment, wait for services, run the command.
     #[cfg(feature = "entrypoint")]
     Entrypoint(cli::entrypoint::Args),
@@ -67,6 +70,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         #[cfg(feature = "build")]
         Command::Build(args) => cli::build::run(args),
+        #[cfg(feature = "build")]
+        Command::CheckDags(args) => cli::check_dags::run(args),
         #[cfg(feature = "entrypoint")]
         Command::Entrypoint(args) => cli::entrypoint::run(args),
         #[cfg(feature = "entrypoint")]

@@ -361,6 +361,54 @@ options! {
     storage_driver: String,
     /// Target platform(s): linux/amd64, linux/arm64, or a comma list (docker buildx only).
     platform: String,
+    /// Build FROM this existing Airflow image (the extend route); `[extend] image = …` in a file.
+    extend: ExtendImage,
+    /// The project folder of the extend route (packages.txt, requirements.txt, dags/, plugins/,
+    /// include/); default: the configuration file's folder, else the current one.
+    project: PathBuf,
+    /// Import every DAG file in the built image and fail the build on an import error
+    /// (default: on for the extend route, off for the customize route).
+    check_dags: bool,
+}
+
+/// The image the extend route builds FROM: `extend = "IMAGE"` or `[extend] image = "IMAGE"`
+/// in a file, `--extend IMAGE`, `HANGAR_EXTEND`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtendImage(pub String);
+
+impl<'de> Deserialize<'de> for ExtendImage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Name(String),
+            Table { image: String },
+        }
+        match Repr::deserialize(d) {
+            Ok(Repr::Name(image) | Repr::Table { image }) => Ok(ExtendImage(image)),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected `extend = \"IMAGE\"` or an [extend] table with `image = \"IMAGE\"`",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ExtendImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromEnvValue for ExtendImage {
+    fn from_env_value(value: &str) -> Result<Self, String> {
+        Ok(ExtendImage(value.to_owned()))
+    }
+}
+
+impl RebaseFromFile for ExtendImage {
+    fn rebase(self, _dir: &Path) -> Self {
+        self
+    }
 }
 
 /// A `--hangar-binary` value from a configuration file: a relative path is relative to the
@@ -445,6 +493,33 @@ pub fn layered(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_extend_image_is_a_key_or_a_table() {
+        let path = Path::new("/p/hangar.toml");
+        let table = parse_file(
+            "check-dags = false\n[extend]\nimage = \"my/airflow:3\"\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(table.extend, Some(ExtendImage("my/airflow:3".into())));
+        assert_eq!(table.check_dags, Some(false));
+        let key = parse_file("extend = \"my/airflow:3\"\n", path).unwrap();
+        assert_eq!(key.extend, table.extend);
+        let err = parse_file("[extend]\nimgae = \"x\"\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[extend] table with `image"), "{err}");
+        let o = layered(
+            RawOptions::default(),
+            RawOptions::default(),
+            Some((key, path)),
+        );
+        assert_eq!(
+            o.extend.unwrap().origin.to_string(),
+            "`extend` in /p/hangar.toml"
+        );
+    }
 
     #[test]
     fn flag_beats_env_beats_file() {

@@ -47,6 +47,15 @@ impl Plan {
             DockerfileSource::File(p) => {
                 let _ = writeln!(s, "  Dockerfile <- {}", p.display());
             }
+            DockerfileSource::Extend(project) => {
+                s.push_str("  Dockerfile <- hangar's extend Dockerfile\n");
+                let _ = writeln!(
+                    s,
+                    "  {} <- {} (requirements.txt, plugins/, include/, dags/)",
+                    crate::extend::project::CONTEXT_DIR,
+                    project.dir.display()
+                );
+            }
         }
         for (arch, exe) in binaries.iter() {
             let _ = writeln!(s, "  {} <- {}", hangar_binary_path(*arch), exe.display());

@@ -31,6 +31,13 @@ pub enum ResolveError {
         reason: String,
     },
     #[error(
+        "{option} belongs to the customize route and has no effect on an image built FROM another \
+         ({extend}); remove it, or extend an image customized with it"
+    )]
+    NotWithExtend { option: Origin, extend: Origin },
+    #[error(transparent)]
+    Project(#[from] crate::extend::project::ProjectError),
+    #[error(
         "build arg {name} is set to {:?} by {} and to {:?} by {}; remove one of them",
         .sides.1, .sides.0, .sides.3, .sides.2
     )]

@@ -10,6 +10,7 @@ mod context_files;
 mod date;
 mod describe;
 mod error;
+mod extend;
 mod packages;
 mod platform;
 mod python;
@@ -24,8 +25,9 @@ use std::path::Path;
 pub use self::date::rfc3339;
 pub use self::error::ResolveError;
 pub use self::platform::Targets;
-use crate::context::ContextPlan;
+use crate::context::{ContextPlan, DockerfileSource};
 use crate::engine::{BuildSpec, Engine, Invocation};
+use crate::extend::ExtendPlan;
 use crate::options::{BuildOptions, EngineChoice, Origin, ProgressMode, Sourced};
 
 /// Where a local Airflow source tree or distribution lands in the build stage.
@@ -85,6 +87,10 @@ pub struct Plan {
     pub targets: Targets,
     /// Non-fatal findings (legacy or no-op build args…), shown before the build.
     pub warnings: Vec<String>,
+    /// The extend route: the image built FROM and the project added to it.
+    pub extend: Option<ExtendPlan>,
+    /// Import every DAG file in the built image before tagging it.
+    pub check_dags: bool,
 }
 
 /// Where each build arg and secret of a [`Plan`] came from, for `--dry-run`.
@@ -109,6 +115,11 @@ pub fn resolve(
     env: &EnvFacts,
     catalogue: &dyn ArgCatalogue,
 ) -> Result<Plan, ResolveError> {
+    let extend = extend::extend(o)?;
+    let check_dags = o.check_dags.as_ref().map_or(extend.is_some(), |c| c.value);
+    if let Some(plan) = extend {
+        return resolve_extend(o, env, plan, check_dags);
+    }
     let mut derived = args::Derived::default();
     python::python(o, &mut derived)?;
     let airflow_sources = airflow::airflow(o, &mut derived)?;
@@ -137,6 +148,38 @@ pub fn resolve(
         },
         targets,
         warnings,
+        extend: None,
+        check_dags,
+    })
+}
+
+/// The extend route: no build args of the customize route; those of the extend Dockerfile
+/// are added once the base image has been read.
+fn resolve_extend(
+    o: &BuildOptions,
+    env: &EnvFacts,
+    plan: ExtendPlan,
+    check_dags: bool,
+) -> Result<Plan, ResolveError> {
+    let secrets = secrets::secrets(o)?;
+    let tags = settings::tags(o)?;
+    let targets = platform::targets(o)?;
+    let (spec, sources) = settings::spec(o, env, BTreeMap::new(), secrets, tags, &targets);
+    Ok(Plan {
+        engine: settings::engine(o),
+        spec,
+        sources,
+        progress: o.progress.as_ref().map_or(ProgressMode::Auto, |p| p.value),
+        context: ContextPlan {
+            dockerfile: DockerfileSource::Extend(plan.project.clone()),
+            context_files: None,
+            extra_context_files: Vec::new(),
+            airflow_sources: None,
+        },
+        targets,
+        warnings: Vec::new(),
+        extend: Some(plan),
+        check_dags,
     })
 }
 
@@ -145,10 +188,12 @@ impl Plan {
     /// hangar's default) rather than compiling it in a build stage.
     #[must_use]
     pub fn binary_from_context(&self) -> bool {
-        self.spec
-            .build_args
-            .iter()
-            .any(|(k, v)| k == "HANGAR_BINARY_SOURCE" && v == "context")
+        self.extend.is_some()
+            || self
+                .spec
+                .build_args
+                .iter()
+                .any(|(k, v)| k == "HANGAR_BINARY_SOURCE" && v == "context")
     }
 
     /// The engine invocation for this plan with the given context paths.

@@ -163,6 +163,20 @@ struct Flags {
     #[arg(long, help_heading = "Engine")]
     dry_run: bool,
 
+    /// Build FROM this existing Airflow image (a hangar image or apache/airflow) and add the
+    /// project: packages.txt, requirements.txt, plugins/, include/, dags/.
+    #[arg(long, value_name = "IMAGE", help_heading = "Extend")]
+    extend: Option<String>,
+    /// The project folder of --extend (default: the folder of hangar.toml, else the current one).
+    #[arg(long, value_name = "DIR", help_heading = "Extend")]
+    project: Option<PathBuf>,
+    /// Import every DAG file in the built image and tag nothing when one fails (default with --extend).
+    #[arg(long, overrides_with = "no_check_dags", help_heading = "Extend")]
+    check_dags: bool,
+    /// Skip the DAG check of --extend.
+    #[arg(long, overrides_with = "check_dags", help_heading = "Extend")]
+    no_check_dags: bool,
+
     /// Configuration file (default: ./hangar.toml when present).
     #[arg(long, env = "HANGAR_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -211,6 +225,13 @@ impl Flags {
             tag: (!self.tag.is_empty()).then_some(self.tag),
             build_args: (!self.build_arg.is_empty()).then(|| self.build_arg.into_iter().collect()),
             engine_arg: (!self.engine_arg.is_empty()).then_some(self.engine_arg),
+            extend: self.extend.map(options::ExtendImage),
+            project: self.project,
+            check_dags: match (self.check_dags, self.no_check_dags) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
         };
         (raw, self.config, self.dry_run)
     }
@@ -267,6 +288,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let outcome = hangar_build::execute(&plan, engine, &binaries, display, &mut std::io::stderr())
         .map_err(|err| match &err {
             // Exit like a process killed by the signal (shells and CI expect 128+n).
+            BuildError::Base(_) => invalid_input(err),
             BuildError::Run(RunError::Interrupted { signal, .. }) => {
                 let code = hangar_exit::code::signalled(*signal as i32);
                 with_code(code, err)

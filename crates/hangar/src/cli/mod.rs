@@ -4,6 +4,8 @@
 
 #[cfg(feature = "build")]
 pub(crate) mod build;
+#[cfg(feature = "build")]
+pub(crate) mod check_dags;
 #[cfg(feature = "entrypoint")]
 pub(crate) mod entrypoint;
 #[cfg(feature = "entrypoint")]

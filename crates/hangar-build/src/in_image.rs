@@ -1,0 +1,208 @@
+//! Running one program inside an image with the engine that holds it, as the image's own user
+//! and with the host's network only: how `hangar build --extend` reads a base image's Airflow
+//! and how the DAG check imports DAGs with the image's Airflow. The command lines are pure
+//! functions, unit-tested; [`run`] runs them.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use crate::engine::Engine;
+
+/// A program to run in an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InImage {
+    pub engine: Engine,
+    /// Global `--storage-driver` of buildah and podman.
+    pub storage_driver: Option<String>,
+    /// `--isolation` of `buildah run` (from `BUILDAH_ISOLATION`).
+    pub isolation: Option<String>,
+    pub image: String,
+    /// Host folders mounted read-only: (host path, path in the container).
+    pub mounts: Vec<(PathBuf, String)>,
+    /// Program and arguments; the image's entrypoint is not used.
+    pub argv: Vec<String>,
+}
+
+/// Errors running a program in an image.
+#[derive(Debug, thiserror::Error)]
+pub enum InImageError {
+    #[error("cannot start `{program}`: {source}. Install {hint}")]
+    Spawn {
+        program: String,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{engine} cannot start a container of {image}: {stderr}. Check that the image exists in {engine}'s store \
+         (`{engine} images`)"
+    )]
+    Start {
+        engine: Engine,
+        image: String,
+        stderr: String,
+    },
+}
+
+fn global(x: &InImage) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![x.engine.program().into()];
+    if let (Engine::Buildah | Engine::Podman, Some(d)) = (x.engine, &x.storage_driver) {
+        a.push("--storage-driver".into());
+        a.push(d.into());
+    }
+    a
+}
+
+fn volume(host: &std::path::Path, target: &str) -> OsString {
+    let mut v = OsString::from(host);
+    v.push(format!(":{target}:ro"));
+    v
+}
+
+/// `docker run` / `podman run`: removed on exit, host network, entrypoint replaced.
+#[must_use]
+pub fn run_argv(x: &InImage) -> Vec<OsString> {
+    let mut a = global(x);
+    a.extend(["run", "--rm", "--network", "host"].map(OsString::from));
+    if x.engine == Engine::Podman {
+        a.push("--pull=never".into());
+    }
+    for (host, target) in &x.mounts {
+        a.push("-v".into());
+        a.push(volume(host, target));
+    }
+    if let Some((program, args)) = x.argv.split_first() {
+        a.push("--entrypoint".into());
+        a.push(program.into());
+        a.push(x.image.clone().into());
+        a.extend(args.iter().map(OsString::from));
+    }
+    a
+}
+
+/// `buildah from`: a working container of the image, its name printed.
+#[must_use]
+pub fn buildah_from_argv(x: &InImage) -> Vec<OsString> {
+    let mut a = global(x);
+    a.extend(["from", "--pull-never", "--quiet"].map(OsString::from));
+    a.push(x.image.clone().into());
+    a
+}
+
+/// `buildah run` of the program in the working container `name`.
+#[must_use]
+pub fn buildah_run_argv(x: &InImage, name: &str) -> Vec<OsString> {
+    let mut a = global(x);
+    a.push("run".into());
+    if let Some(i) = &x.isolation {
+        a.push("--isolation".into());
+        a.push(i.into());
+    }
+    for (host, target) in &x.mounts {
+        a.push("-v".into());
+        a.push(volume(host, target));
+    }
+    a.push(name.into());
+    a.push("--".into());
+    a.extend(x.argv.iter().map(OsString::from));
+    a
+}
+
+/// `buildah rm` of the working container.
+#[must_use]
+pub fn buildah_rm_argv(x: &InImage, name: &str) -> Vec<OsString> {
+    let mut a = global(x);
+    a.push("rm".into());
+    a.push(name.into());
+    a
+}
+
+fn output(engine: Engine, argv: &[OsString]) -> Result<Output, InImageError> {
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]).stdin(Stdio::null());
+    c.envs(engine.environment().iter().copied());
+    c.output().map_err(|source| InImageError::Spawn {
+        program: argv[0].to_string_lossy().into_owned(),
+        hint: engine.package_hint(),
+        source,
+    })
+}
+
+/// Runs the program; its exit status and output are the caller's to read. With buildah the
+/// working container is removed afterwards, whatever happened.
+///
+/// # Errors
+/// The engine cannot be started, or (buildah) cannot make a container of the image.
+pub fn run(x: &InImage) -> Result<Output, InImageError> {
+    if x.engine != Engine::Buildah {
+        return output(x.engine, &run_argv(x));
+    }
+    let from = output(x.engine, &buildah_from_argv(x))?;
+    if !from.status.success() {
+        return Err(InImageError::Start {
+            engine: x.engine,
+            image: x.image.clone(),
+            stderr: String::from_utf8_lossy(&from.stderr).trim().to_owned(),
+        });
+    }
+    let name = String::from_utf8_lossy(&from.stdout).trim().to_owned();
+    let result = output(x.engine, &buildah_run_argv(x, &name));
+    // The container is scratch: a failure to remove it leaves only a stopped working container.
+    let _ = output(x.engine, &buildah_rm_argv(x, &name));
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::DockerClient;
+
+    fn x(engine: Engine) -> InImage {
+        InImage {
+            engine,
+            storage_driver: Some("vfs".into()),
+            isolation: Some("chroot".into()),
+            image: "my/airflow:1".into(),
+            mounts: vec![(PathBuf::from("/home/me/dags"), "/hangar-dags".into())],
+            argv: vec!["python".into(), "-c".into(), "print(1)".into()],
+        }
+    }
+
+    fn line(a: &[OsString]) -> String {
+        a.iter()
+            .map(|s| s.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn docker_and_podman_run_on_the_host_network_without_the_entrypoint() {
+        assert_eq!(
+            line(&run_argv(&x(Engine::Docker(DockerClient::Embedded)))),
+            "docker run --rm --network host -v /home/me/dags:/hangar-dags:ro --entrypoint python my/airflow:1 -c print(1)"
+        );
+        assert_eq!(
+            line(&run_argv(&x(Engine::Podman))),
+            "podman --storage-driver vfs run --rm --network host --pull=never -v /home/me/dags:/hangar-dags:ro \
+             --entrypoint python my/airflow:1 -c print(1)"
+        );
+    }
+
+    #[test]
+    fn buildah_makes_runs_and_removes_a_working_container() {
+        let b = x(Engine::Buildah);
+        assert_eq!(
+            line(&buildah_from_argv(&b)),
+            "buildah --storage-driver vfs from --pull-never --quiet my/airflow:1"
+        );
+        assert_eq!(
+            line(&buildah_run_argv(&b, "w1")),
+            "buildah --storage-driver vfs run --isolation chroot -v /home/me/dags:/hangar-dags:ro w1 -- python -c print(1)"
+        );
+        assert_eq!(
+            line(&buildah_rm_argv(&b, "w1")),
+            "buildah --storage-driver vfs rm w1"
+        );
+    }
+}
