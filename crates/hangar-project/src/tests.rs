@@ -183,13 +183,12 @@ fn hangar_toml_parses_with_the_build_parser() {
     assert!(debug.contains("3.3.2"), "{debug}");
 }
 
-/// The commented examples are real keys: uncommented (all but the extend section, which
-/// today's parser does not know yet), the file still parses.
+/// The commented examples are real keys: uncommented, the extend section included, the file
+/// still parses.
 #[test]
 fn hangar_toml_commented_examples_parse_when_uncommented() {
     let text = hangar_toml();
-    let (options, extend) = text.split_once("# [extend]").unwrap();
-    let uncommented: String = options
+    let uncommented: String = text
         .lines()
         .map(|line| match line.strip_prefix("# ") {
             Some(rest) if rest.contains(" = ") || rest.starts_with('[') => rest,
@@ -200,8 +199,11 @@ fn hangar_toml_commented_examples_parse_when_uncommented() {
         uncommented.contains("\nadditional-extras = "),
         "{uncommented}"
     );
-    hangar_build::options::parse_file(&uncommented, Path::new("hangar.toml")).unwrap();
-    assert!(extend.contains("# image = "), "{extend}");
+    let raw = hangar_build::options::parse_file(&uncommented, Path::new("hangar.toml")).unwrap();
+    assert_eq!(
+        raw.extend.map(|e| e.0).as_deref(),
+        Some("apache/airflow:3.3.2")
+    );
 }
 
 #[test]
