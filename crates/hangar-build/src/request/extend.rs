@@ -1,5 +1,7 @@
 //! The extend route's options: the base image, the project folder, and the refusal of the
-//! customize route's options, which would have no effect on an image built FROM another.
+//! customize route's options, which would have no effect on an image built FROM another. In a
+//! configuration file they are ignored with a warning instead: the `hangar.toml` of a project
+//! describes both its customized base and its extension.
 
 use std::path::PathBuf;
 
@@ -38,12 +40,13 @@ fn customize_only(o: &BuildOptions) -> Vec<Origin> {
     set.into_iter().flatten().cloned().collect()
 }
 
-/// The extend plan when the options ask for the extend route.
+/// The extend plan when the options ask for the extend route, with a warning for each
+/// customize-route option of the configuration file it ignores.
 ///
 /// # Errors
-/// A customize-route option alongside `--extend`, an empty image name, or a project that
-/// cannot be read (a bad `packages.txt` line…).
-pub(super) fn extend(o: &BuildOptions) -> Result<Option<ExtendPlan>, ResolveError> {
+/// A customize-route flag or variable alongside `--extend`, an empty image name, or a project
+/// that cannot be read (a bad `packages.txt` line…).
+pub(super) fn extend(o: &BuildOptions) -> Result<Option<(ExtendPlan, Vec<String>)>, ResolveError> {
     let Some(image) = &o.extend else {
         if let Some(p) = &o.project {
             return Err(ResolveError::Needs {
@@ -55,12 +58,19 @@ pub(super) fn extend(o: &BuildOptions) -> Result<Option<ExtendPlan>, ResolveErro
         }
         return Ok(None);
     };
-    if let Some(first) = customize_only(o).into_iter().next() {
+    let (in_file, given): (Vec<Origin>, Vec<Origin>) = customize_only(o)
+        .into_iter()
+        .partition(|origin| matches!(origin, Origin::File { .. }));
+    if let Some(first) = given.into_iter().next() {
         return Err(ResolveError::NotWithExtend {
             option: first,
             extend: image.origin.clone(),
         });
     }
+    let warnings = in_file
+        .iter()
+        .map(|origin| format!("{origin} is for the customize route; the extend route ignores it"))
+        .collect();
     let name = image.value.0.trim();
     if name.is_empty() || name.contains(char::is_whitespace) {
         return Err(invalid(
@@ -77,13 +87,14 @@ pub(super) fn extend(o: &BuildOptions) -> Result<Option<ExtendPlan>, ResolveErro
         (None, _) => PathBuf::from("."),
     };
     let project = project::read(&dir)?;
-    Ok(Some(ExtendPlan {
+    let plan = ExtendPlan {
         base: Sourced {
             value: name.to_owned(),
             origin: image.origin.clone(),
         },
         project,
-    }))
+    };
+    Ok(Some((plan, warnings)))
 }
 
 #[cfg(test)]
@@ -104,10 +115,35 @@ mod tests {
     fn the_project_is_read_with_the_base() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("packages.txt"), "jq\r\n# x\r\n").unwrap();
-        let plan = extend(&flags(raw(d.path()))).unwrap().unwrap();
+        let (plan, warnings) = extend(&flags(raw(d.path()))).unwrap().unwrap();
+        assert!(warnings.is_empty());
         assert_eq!(plan.base.value, "my/airflow:3.3.2");
         assert_eq!(plan.project.packages, ["jq"]);
         assert!(extend(&flags(RawOptions::default())).unwrap().is_none());
+    }
+
+    #[test]
+    fn customize_keys_of_the_file_are_ignored_with_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("hangar.toml");
+        let text = "install-airflow-version = \"3.3.2\"\npython = \"3.12\"\n[extend]\nimage = \"my/airflow:3\"\n";
+        let raw = crate::options::parse_file(text, &file).unwrap();
+        let o = crate::options::layered(
+            RawOptions::default(),
+            RawOptions::default(),
+            Some((raw, &file)),
+        );
+        let (plan, warnings) = extend(&o).unwrap().unwrap();
+        assert_eq!(
+            plan.project.dir,
+            d.path(),
+            "the project is the file's folder"
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains("is for the customize route; the extend route ignores it"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

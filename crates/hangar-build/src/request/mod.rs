@@ -117,8 +117,8 @@ pub fn resolve(
 ) -> Result<Plan, ResolveError> {
     let extend = extend::extend(o)?;
     let check_dags = o.check_dags.as_ref().map_or(extend.is_some(), |c| c.value);
-    if let Some(plan) = extend {
-        return resolve_extend(o, env, plan, check_dags);
+    if let Some((plan, warnings)) = extend {
+        return resolve_extend(o, env, plan, warnings, check_dags);
     }
     let mut derived = args::Derived::default();
     python::python(o, &mut derived)?;
@@ -159,6 +159,7 @@ fn resolve_extend(
     o: &BuildOptions,
     env: &EnvFacts,
     plan: ExtendPlan,
+    warnings: Vec<String>,
     check_dags: bool,
 ) -> Result<Plan, ResolveError> {
     let secrets = secrets::secrets(o)?;
@@ -177,7 +178,7 @@ fn resolve_extend(
             airflow_sources: None,
         },
         targets,
-        warnings: Vec::new(),
+        warnings,
         extend: Some(plan),
         check_dags,
     })
