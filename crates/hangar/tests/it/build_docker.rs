@@ -15,6 +15,8 @@ use hangar_testkit::docker::Dockerd;
 use hangar_testkit::images::{BASE_IMAGE, build_lock, ensure_base_image};
 
 use crate::build_frontend::{hangar_build, text};
+use crate::extend_checks::assert_seed_extend_examples_docker;
+use crate::extend_route::{Guard, Hangar, Secrets, assert_extend_route};
 use crate::image_checks::{self, Airflow3, assert_airflow3_image};
 use crate::layer_checks::{REBUILD_DEPS, assert_additional_layer};
 
@@ -256,5 +258,32 @@ fn airflow3_image_built_by_buildkit_with_hangar_build_and_plain_docker_build() {
     );
     assert_airflow3_image(&daemon, plain, "6.0", inputs.dir.path());
     assert_additional_layer(&daemon, name, plain, inputs.dir.path());
+    assert_seed_extend_examples_docker(&daemon, name, &inputs.ca);
+    let h = Hangar {
+        engine_name: "docker",
+        env: vec![
+            ("DOCKER_HOST".into(), daemon.host().into()),
+            ("PATH".into(), daemon.path_with_debian_client()),
+        ],
+        build_extra: vec!["--engine-arg=--network=host".into()],
+        image_exists: &|t: &str| {
+            daemon
+                .client()
+                .args(["image", "inspect", t])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        },
+    };
+    assert_extend_route(
+        &h,
+        &daemon,
+        name,
+        &Secrets {
+            ca: &inputs.ca,
+            pip_conf: &inputs.pip_conf,
+        },
+        "hangar-test/airflow3-docker",
+        &|t: &str| -> Guard<'_> { Box::new(daemon.image_guard(t)) },
+    );
     drop((image, plain_image));
 }

@@ -13,7 +13,8 @@ use hangar_testkit::images::{
     image_exists, marked_ca_bundle, podman_run, prune_dangling,
 };
 
-use crate::extend_checks::assert_extends_the_classic_way;
+use crate::extend_checks::assert_seed_extend_examples_buildah;
+use crate::extend_route::{Guard, Hangar, Secrets, assert_extend_route};
 use crate::image_checks::{
     Airflow3, CA_MARKER, EXTRAS, Podman, assert_airflow3_image, assert_base_facts, fact, facts,
     hangar_base_args, plain_build_args, plain_context, text,
@@ -109,7 +110,30 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
         "{plain_out}"
     );
     assert_additional_layer(&Podman, &name, &plain, inputs.dir.path());
-    assert_extends_the_classic_way(&Podman, &name, &inputs.ca);
+    assert_seed_extend_examples_buildah(&Podman, &name, &inputs.ca);
+    let h = Hangar {
+        engine_name: "buildah",
+        env: vec![
+            ("BUILDAH_ISOLATION".into(), "chroot".into()),
+            (
+                "CONTAINERS_STORAGE_CONF".into(),
+                images::storage_conf().into(),
+            ),
+        ],
+        build_extra: Vec::new(),
+        image_exists: &image_exists,
+    };
+    assert_extend_route(
+        &h,
+        &Podman,
+        &name,
+        &Secrets {
+            ca: &inputs.ca,
+            pip_conf: &inputs.pip_conf,
+        },
+        &name,
+        &|t: &str| -> Guard<'_> { Box::new(ImageGuard::new(t)) },
+    );
 
     // The build stage had the compilers the final image lacks.
     let stage = tag("af3-build-stage");

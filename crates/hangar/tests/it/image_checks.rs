@@ -16,8 +16,9 @@ use hangar_testkit::images::{
 
 pub(crate) const EXTRAS: &str = "postgres,celery,redis";
 /// The Airflow 3 image's extras: `mysql` is asked for but INSTALL_MYSQL_CLIENT=false must drop
-/// it (else pip would build mysqlclient without its headers, or MySQLdb would be importable).
-pub(crate) const EXTRAS_WITH_MYSQL: &str = "postgres,celery,redis,mysql";
+/// it (else pip would build mysqlclient without its headers, or MySQLdb would be importable);
+/// `uv` (in hangar's default extras) puts uv in the venv, for extensions that `uv pip install`.
+pub(crate) const EXTRAS_WITH_MYSQL: &str = "postgres,celery,redis,mysql,uv";
 pub(crate) const CA_MARKER: &str = "hangar-test-ca-marker-5d1e0c";
 const PIP_MARKER: &str = "hangar-test-pipconf-marker-a93b77";
 /// The revision label the Airflow 3 builds set (`COMMIT_SHA`).

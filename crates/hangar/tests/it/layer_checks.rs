@@ -14,13 +14,13 @@ pub(crate) const REBUILD_DEPS: &str = "cowsay==6.0 termcolor==3.0.0";
 
 /// One layer of an exported image: its name in the archive and its uncompressed size.
 #[derive(Debug, PartialEq, Eq)]
-struct Layer {
+pub(crate) struct Layer {
     name: String,
     size: u64,
 }
 
 /// The layers of `image`, bottom first, from the engine's uncompressed export.
-fn layers(engine: &impl Engine, image: &str, dir: &Path) -> Vec<Layer> {
+pub(crate) fn layers(engine: &impl Engine, image: &str, dir: &Path) -> Vec<Layer> {
     let archive = dir.join(format!("layers-{}.tar", image.replace(['/', ':'], "_")));
     engine.export(image, &archive);
     let manifest = Command::new("tar")

@@ -20,6 +20,8 @@ mod entrypoint;
 #[cfg(feature = "full-tests")]
 mod extend_checks;
 #[cfg(feature = "full-tests")]
+mod extend_route;
+#[cfg(feature = "full-tests")]
 mod health;
 #[cfg(feature = "full-tests")]
 mod image_checks;
