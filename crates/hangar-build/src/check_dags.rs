@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::engine::Engine;
-use crate::in_image::{self, InImage, InImageError};
+use crate::in_image::{self, InImage, InImageError, ScriptOutcome};
 
 /// The script run in the image (Python 3.8+, Airflow 2 and 3).
 pub const SCRIPT: &str = include_str!("check_dags.py");
@@ -77,46 +77,40 @@ fn broken_message(image: &str, r: &DagReport) -> String {
 /// Reads the script's result line from its standard output (Airflow may log there too).
 #[must_use]
 pub fn parse(stdout: &str) -> Option<DagReport> {
-    stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix(MARKER))
-        .and_then(|json| serde_json::from_str(json).ok())
+    in_image::marked_json(stdout, MARKER)
 }
 
-/// Runs the check in `image` (prepared as `base`, whose `image` and `argv` are replaced) on
-/// the image's `[core] dags_folder`, or on the host folder `dags` mounted read-only.
+/// Runs the check in `image` with the engine settings of `runner`, on the image's `[core]
+/// dags_folder`, or on the host folder `dags` mounted read-only.
 ///
 /// # Errors
 /// The engine or the script cannot run, or a DAG file does not import.
 pub fn check(
-    base: &InImage,
+    runner: &InImage,
     image: &str,
     dags: Option<&Path>,
 ) -> Result<DagReport, CheckDagsError> {
-    let mut x = base.clone();
-    x.image = image.to_owned();
-    x.argv = vec!["python".into(), "-c".into(), SCRIPT.into()];
-    x.mounts.clear();
+    let mut mounts = Vec::new();
+    let mut args = Vec::new();
     if let Some(dir) = dags {
         let dir: PathBuf = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        x.mounts.push((dir, MOUNTED_DAGS.into()));
-        x.argv.push(MOUNTED_DAGS.into());
+        mounts.push((dir, MOUNTED_DAGS.to_owned()));
+        args.push(MOUNTED_DAGS.to_owned());
     }
-    let out = in_image::run(&x)?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let Some(mut report) = parse(&stdout) else {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let all: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
-        return Err(CheckDagsError::NoReport {
-            image: image.to_owned(),
-            status: out.status.to_string(),
-            tail: all[all.len().saturating_sub(15)..].join("\n"),
-        });
-    };
+    let host = mounts.first().map(|(h, _)| h.display().to_string());
+    let mut report: DagReport =
+        match in_image::run_python(runner, image, SCRIPT, &args, mounts, MARKER)? {
+            ScriptOutcome::Result(r) => r,
+            ScriptOutcome::NoResult { status, tail } => {
+                return Err(CheckDagsError::NoReport {
+                    image: image.to_owned(),
+                    status,
+                    tail,
+                });
+            }
+        };
     // Name a mounted folder as the user knows it.
-    if let Some((host, _)) = x.mounts.first() {
-        let host = host.display().to_string();
+    if let Some(host) = host {
         report.folder.clone_from(&host);
         for err in report.errors.values_mut() {
             *err = err.replace(MOUNTED_DAGS, &host);

@@ -129,6 +129,56 @@ fn output(engine: Engine, argv: &[OsString]) -> Result<Output, InImageError> {
     })
 }
 
+/// What a script run with [`run_python`] gave back.
+#[derive(Debug)]
+pub enum ScriptOutcome<T> {
+    /// The result line, parsed.
+    Result(T),
+    /// No result line: the exit status and the last lines of its output, for the error.
+    NoResult { status: String, tail: String },
+}
+
+/// The JSON after `marker` on the last line that starts with it (the program may log around it).
+#[must_use]
+pub fn marked_json<T: serde::de::DeserializeOwned>(stdout: &str, marker: &str) -> Option<T> {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(marker))
+        .and_then(|json| serde_json::from_str(json).ok())
+}
+
+/// Runs `python -c SCRIPT ARGS…` in `image` (with `runner`'s settings and `mounts`) and reads
+/// the JSON line the script prints after `marker`.
+///
+/// # Errors
+/// The engine cannot run it.
+pub fn run_python<T: serde::de::DeserializeOwned>(
+    runner: &InImage,
+    image: &str,
+    script: &str,
+    args: &[String],
+    mounts: Vec<(PathBuf, String)>,
+    marker: &str,
+) -> Result<ScriptOutcome<T>, InImageError> {
+    let mut x = runner.clone();
+    x.image = image.to_owned();
+    x.argv = vec!["python".into(), "-c".into(), script.into()];
+    x.argv.extend(args.iter().cloned());
+    x.mounts = mounts;
+    let out = run(&x)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if let Some(v) = marked_json(&stdout, marker) {
+        return Ok(ScriptOutcome::Result(v));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
+    Ok(ScriptOutcome::NoResult {
+        status: out.status.to_string(),
+        tail: lines[lines.len().saturating_sub(15)..].join("\n"),
+    })
+}
+
 /// Runs the program; its exit status and output are the caller's to read. With buildah the
 /// working container is removed afterwards, whatever happened.
 ///

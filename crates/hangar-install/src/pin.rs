@@ -5,6 +5,8 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::extras::normalize;
+
 /// The distributions that make up Airflow: `apache-airflow` (with `apache-airflow-core` on
 /// Airflow 3, released in lockstep).
 pub const AIRFLOW_DISTRIBUTIONS: &[&str] = &["apache-airflow", "apache-airflow-core"];
@@ -24,25 +26,6 @@ pub struct AirflowChange {
     pub wanted: String,
     /// The requirement(s) responsible, as written or as pip resolved them.
     pub asked_by: String,
-}
-
-/// PEP 503 name normalisation: lower case, runs of `-_.` become `-`.
-#[must_use]
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
 }
 
 /// The name of a requirement (`name[extras] spec ; marker`), normalised, and the rest.

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::in_image::{self, InImage, InImageError};
+use crate::in_image::{self, InImage, InImageError, ScriptOutcome};
 
 /// Printed by [`SCRIPT`] in front of its JSON line.
 const MARKER: &str = "HANGAR-BASE ";
@@ -50,11 +50,7 @@ pub enum BaseError {
 /// Reads [`SCRIPT`]'s result from its standard output.
 #[must_use]
 pub fn parse(stdout: &str) -> Option<BaseFacts> {
-    stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix(MARKER))
-        .and_then(|json| serde_json::from_str(json).ok())
+    in_image::marked_json(stdout, MARKER)
 }
 
 /// Runs [`SCRIPT`] in `image` with the engine settings of `runner`.
@@ -62,21 +58,14 @@ pub fn parse(stdout: &str) -> Option<BaseFacts> {
 /// # Errors
 /// The engine cannot run it, or the image has no Airflow for its `python`.
 pub fn read(runner: &InImage, image: &str) -> Result<BaseFacts, BaseError> {
-    let mut x = runner.clone();
-    x.image = image.to_owned();
-    x.argv = vec!["python".into(), "-c".into(), SCRIPT.into()];
-    x.mounts.clear();
-    let out = in_image::run(&x)?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    parse(&stdout).ok_or_else(|| {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
-        BaseError::NoAirflow {
+    match in_image::run_python(runner, image, SCRIPT, &[], Vec::new(), MARKER)? {
+        ScriptOutcome::Result(facts) => Ok(facts),
+        ScriptOutcome::NoResult { status, tail } => Err(BaseError::NoAirflow {
             image: image.to_owned(),
-            status: out.status.to_string(),
-            tail: lines[lines.len().saturating_sub(10)..].join("\n"),
-        }
-    })
+            status,
+            tail,
+        }),
+    }
 }
 
 #[cfg(test)]
