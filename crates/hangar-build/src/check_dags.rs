@@ -36,7 +36,7 @@ pub enum CheckDagsError {
     #[error(transparent)]
     Run(#[from] InImageError),
     #[error(
-        "the DAG check could not run in {image} (exit status {status}); its output ends with:\n{tail}\n\
+        "the DAG check could not run in {image} ({status}); its output ends with:\n{tail}\n\
          The image needs Airflow importable by `python` on its PATH"
     )]
     NoReport {

@@ -36,8 +36,8 @@ pub enum BaseError {
     #[error(transparent)]
     Run(#[from] InImageError),
     #[error(
-        "cannot read the Airflow version of {image}: `python` in the image did not report it (exit status \
-         {status}):\n{tail}\nExtend an image with Airflow installed for its `python` (a hangar image or \
+        "cannot read the Airflow version of {image}: `python` in the image did not report it \
+         ({status}):\n{tail}\nExtend an image with Airflow installed for its `python` (a hangar image or \
          apache/airflow), and check that the image is in the engine's store"
     )]
     NoAirflow {
