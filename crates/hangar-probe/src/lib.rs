@@ -5,6 +5,8 @@
 //! * [`target`] turns a database or Celery broker URL into what to wait for, with Airflow's
 //!   defaults (ports, `localhost`, `BACKEND`/`DB_HOST`/`DB_PORT` overrides).
 //! * [`probe`] makes one protocol-level attempt: no client libraries, no async runtime.
+//! * [`migrations`] reads the migration graph of an installed Airflow from its files and says
+//!   how far a database's `alembic_version` is from its head.
 //! * [`wait`] retries within `CONNECTION_CHECK_MAX_COUNT` × `CONNECTION_CHECK_SLEEP_TIME`,
 //!   polling quickly at first, and stops at once when the server rejects the credentials.
 //!
@@ -18,6 +20,7 @@
 //! ```
 
 pub mod dburl;
+pub mod migrations;
 pub mod probe;
 pub mod target;
 pub mod tls;
