@@ -33,6 +33,53 @@ mod sqlite;
 
 pub use error::{Detail, Kind, ProbeError, Reason};
 
+/// The query that reads the revisions a metadata database is migrated to.
+pub const ALEMBIC_VERSION_SQL: &str = "SELECT version_num FROM alembic_version";
+
+/// Reads the revisions of the metadata database's `alembic_version` table over the probe's own
+/// connection, logging in all the way: `None` when the table does not exist (never migrated).
+/// PostgreSQL only so far; other targets are refused with a message that says so.
+///
+/// # Errors
+/// The server cannot be reached or logged in to, or the query fails.
+pub fn alembic_version(
+    target: &Target,
+    timeout: Duration,
+) -> Result<Option<Vec<String>>, ProbeError> {
+    let deadline = Instant::now() + timeout;
+    let what = target.describe();
+    match target {
+        Target::Postgres {
+            endpoint,
+            user,
+            password,
+            database,
+            tls,
+            tls_options,
+        } => {
+            let login = postgres::Login {
+                user: user.as_deref(),
+                password: password.as_ref(),
+                database: database.as_deref(),
+            };
+            postgres::query_column(
+                endpoint,
+                &login,
+                (*tls, tls_options),
+                deadline,
+                &what,
+                ALEMBIC_VERSION_SQL,
+            )
+        }
+        _ => Err(ProbeError::rejected(
+            Reason::Protocol,
+            format!(
+                "{what}: reading alembic_version natively is supported on PostgreSQL only so far"
+            ),
+        )),
+    }
+}
+
 /// Makes one attempt to check that `target` is ready, spending at most about `timeout`.
 pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
     let deadline = Instant::now() + timeout;

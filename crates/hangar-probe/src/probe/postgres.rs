@@ -30,6 +30,38 @@ pub(super) fn probe(
     deadline: Instant,
     what: &str,
 ) -> Result<(), ProbeError> {
+    session(endpoint, tls, tls_options, deadline, what, &|conn| {
+        startup(conn, login, Mode::Probe)
+    })
+}
+
+/// Logs in as `login` all the way (a password is needed when the server asks for one) and
+/// runs `sql`, a query of one text column: its values, or `None` when the table it reads does
+/// not exist (SQLSTATE 42P01).
+pub(super) fn query_column(
+    endpoint: &Endpoint,
+    login: &Login<'_>,
+    tls: (PgTls, &TlsOptions),
+    deadline: Instant,
+    what: &str,
+    sql: &str,
+) -> Result<Option<Vec<String>>, ProbeError> {
+    session(endpoint, tls.0, tls.1, deadline, what, &|conn| {
+        startup(conn, login, Mode::Login)?;
+        simple_query(conn, sql)
+    })
+}
+
+/// Opens a connection (TLS as `tls` says) and runs `exchange` over it; with `sslmode=prefer`,
+/// a plain connection that pg_hba.conf refuses is tried again over TLS, as libpq does.
+fn session<T>(
+    endpoint: &Endpoint,
+    tls: PgTls,
+    tls_options: &TlsOptions,
+    deadline: Instant,
+    what: &str,
+    exchange: &dyn Fn(&mut Conn) -> Result<T, ProbeError>,
+) -> Result<T, ProbeError> {
     let attempt = |tls: PgTls| {
         let mut conn = Conn::open(endpoint, deadline, what)?;
         if tls == PgTls::Required
@@ -40,7 +72,7 @@ pub(super) fn probe(
                 .into_tls(host, tls_options)
                 .map_err(|e| e.with_context(what))?;
         }
-        startup(&mut conn, login).map_err(|e| e.with_context(what))
+        exchange(&mut conn).map_err(|e| e.with_context(what))
     };
     match attempt(tls) {
         // pg_hba.conf refused the plain connection (e.g. `hostssl` lines only): libpq's
@@ -54,6 +86,80 @@ pub(super) fn probe(
         }
         res => res,
     }
+}
+
+/// How far the startup exchange goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Until the server shows it accepts connections (like `pg_isready` without credentials).
+    Probe,
+    /// Until logged in and ready for a query.
+    Login,
+}
+
+/// A server that is up but that the probe cannot log in to, in [`Mode::Login`].
+fn cannot_log_in(why: &str) -> ProbeError {
+    ProbeError::rejected(
+        Reason::Auth,
+        format!("{why}, so the database cannot be read"),
+    )
+}
+
+/// Runs one simple query and collects the first column of its rows.
+fn simple_query(conn: &mut Conn, sql: &str) -> Result<Option<Vec<String>>, ProbeError> {
+    let mut q = sql.as_bytes().to_vec();
+    q.push(0);
+    conn.send(&pg_msg(b'Q', &q))?;
+    let (mut rows, mut missing) = (Vec::new(), false);
+    loop {
+        let (tag, body) = pg_read(conn)?;
+        match tag {
+            b'D' => rows.push(first_column(&body)?),
+            b'E' => {
+                let (code, msg) = pg_error_fields(&body);
+                if code == "42P01" {
+                    missing = true;
+                } else {
+                    return Err(ProbeError::rejected(
+                        Reason::Sqlstate(code.clone()),
+                        format!("{msg} (SQLSTATE {code})"),
+                    ));
+                }
+            }
+            b'Z' => {
+                let _ = conn.send(&pg_msg(b'X', &[]));
+                return Ok((!missing)
+                    .then_some(rows)
+                    .map(|r| r.into_iter().flatten().collect()));
+            }
+            // RowDescription, CommandComplete, EmptyQueryResponse, notices, parameters.
+            b'T' | b'C' | b'I' | b'N' | b'S' => {}
+            _ => {
+                return Err(ProbeError::rejected(
+                    Reason::Protocol,
+                    "the server does not speak the PostgreSQL protocol",
+                ));
+            }
+        }
+    }
+}
+
+/// The first column of a DataRow, `None` for NULL.
+fn first_column(body: &[u8]) -> Result<Option<String>, ProbeError> {
+    let malformed = || ProbeError::rejected(Reason::Protocol, "malformed DataRow message");
+    if body.len() < 2 || u16::from_be_bytes([body[0], body[1]]) == 0 {
+        return Err(malformed());
+    }
+    let len_bytes: [u8; 4] = body
+        .get(2..6)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(malformed)?;
+    let len = i32::from_be_bytes(len_bytes);
+    if len < 0 {
+        return Ok(None);
+    }
+    let value = body.get(6..6 + len as usize).ok_or_else(malformed)?;
+    Ok(Some(String::from_utf8_lossy(value).into_owned()))
 }
 
 pub(super) fn pg_msg(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -115,8 +221,9 @@ fn pg_ssl_request(conn: &mut Conn) -> Result<(), ProbeError> {
     }
 }
 
-/// The startup exchange, and authentication when `login` has a password.
-fn startup(conn: &mut Conn, login: &Login<'_>) -> Result<(), ProbeError> {
+/// The startup exchange, and authentication when `login` has a password (or, in
+/// [`Mode::Login`], whenever the server asks).
+fn startup(conn: &mut Conn, login: &Login<'_>, mode: Mode) -> Result<(), ProbeError> {
     let Login {
         user,
         password,
@@ -170,9 +277,14 @@ fn startup(conn: &mut Conn, login: &Login<'_>) -> Result<(), ProbeError> {
                     continue;
                 }
                 let Some(pw) = password else {
+                    let _ = conn.send(&pg_msg(b'X', &[]));
+                    if mode == Mode::Login {
+                        return Err(cannot_log_in(
+                            "the server asks for a password and the URL has none",
+                        ));
+                    }
                     // Without a password: the server is up and asks for credentials, like
                     // pg_isready's notion of "accepting connections".
-                    let _ = conn.send(&pg_msg(b'X', &[]));
                     return Ok(());
                 };
                 match code {
@@ -196,6 +308,11 @@ fn startup(conn: &mut Conn, login: &Login<'_>) -> Result<(), ProbeError> {
                         if !mechs.iter().any(|m| *m == b"SCRAM-SHA-256") {
                             // Only SCRAM-SHA-256-PLUS (channel binding) needs TLS.
                             let _ = conn.send(&pg_msg(b'X', &[]));
+                            if mode == Mode::Login {
+                                return Err(cannot_log_in(
+                                    "the server offers only SCRAM with channel binding",
+                                ));
+                            }
                             return Ok(());
                         }
                         let client = scram::Client::new();
@@ -231,19 +348,28 @@ fn startup(conn: &mut Conn, login: &Login<'_>) -> Result<(), ProbeError> {
                         // Kerberos, GSSAPI, SSPI: the server is up; the probe cannot
                         // authenticate with those.
                         let _ = conn.send(&pg_msg(b'X', &[]));
+                        if mode == Mode::Login {
+                            return Err(cannot_log_in(&format!(
+                                "the server asks for authentication method {code} (Kerberos, GSSAPI or SSPI)"
+                            )));
+                        }
                         return Ok(());
                     }
                 }
             }
             b'E' => {
                 let (code, msg) = pg_error_fields(&body);
-                return match pg_classify(&code, &msg, explicit_user || password.is_some()) {
+                let strict = explicit_user || password.is_some() || mode == Mode::Login;
+                return match pg_classify(&code, &msg, strict) {
                     Some(e) => Err(e),
                     None => Ok(()),
                 };
             }
             b'Z' if authenticated => {
-                let _ = conn.send(&pg_msg(b'X', &[]));
+                // Logged in: a probe is done; a login goes on with a query.
+                if mode == Mode::Probe {
+                    let _ = conn.send(&pg_msg(b'X', &[]));
+                }
                 return Ok(());
             }
             // ParameterStatus, BackendKeyData, NoticeResponse, NegotiateProtocolVersion.
@@ -425,6 +551,35 @@ mod scram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_row_gives_its_first_column() {
+        let row = |cols: &[Option<&str>]| {
+            let mut b = (cols.len() as u16).to_be_bytes().to_vec();
+            for c in cols {
+                match c {
+                    Some(v) => {
+                        b.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                        b.extend_from_slice(v.as_bytes());
+                    }
+                    None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+                }
+            }
+            b
+        };
+        assert_eq!(
+            first_column(&row(&[Some("29ce7909c52b"), Some("x")]))
+                .unwrap()
+                .as_deref(),
+            Some("29ce7909c52b")
+        );
+        assert_eq!(first_column(&row(&[None])).unwrap(), None);
+        assert!(first_column(&row(&[])).is_err());
+        assert!(
+            first_column(&[0, 1, 0, 0, 0, 9, b'a']).is_err(),
+            "a value shorter than its length"
+        );
+    }
 
     #[test]
     fn postgres_error_responses_carry_their_sqlstate() {
