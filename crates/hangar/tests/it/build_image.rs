@@ -80,6 +80,11 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
 
     let out = hangar_build(&inputs.hangar_args(&name));
     assert!(out.status.success(), "hangar build failed:\n{}", text(&out));
+    assert!(
+        text(&out).contains("DAG check passed: 0 DAG(s) in /opt/airflow/dags"),
+        "{}",
+        text(&out)
+    );
     assert_airflow3_image(&Podman, &name, "6.1", inputs.dir.path());
 
     // The same Dockerfile through buildah directly with --build-args (no front end): a context
@@ -206,8 +211,50 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
     let direct = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(run.status.success(), "{}", text(&run));
     assert_eq!(direct.lines().last(), Some(version), "{}", text(&run));
+    assert_check_dags_on_airflow2(&name, dir.path());
     drop(_image);
     prune_dangling();
+}
+
+/// `hangar check-dags` with the Airflow 2 of `image`: the example DAG `hangar new` writes
+/// imports, a file importing a missing module fails naming it.
+fn assert_check_dags_on_airflow2(image: &str, dir: &Path) {
+    let project = dir.join("project");
+    let new = Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .arg("new")
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(new.status.success(), "{}", text(&new));
+    let check = |folder: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_hangar"))
+            .env("BUILDAH_ISOLATION", "chroot")
+            .env("CONTAINERS_STORAGE_CONF", images::storage_conf())
+            .args(["check-dags", "--engine", "buildah", image])
+            .arg(folder)
+            .output()
+            .unwrap()
+    };
+    let good = check(&project.join("dags"));
+    assert!(good.status.success(), "{}", text(&good));
+    let listed = String::from_utf8_lossy(&good.stdout).into_owned();
+    assert!(
+        listed.contains("example_hangar\texample_dag.py"),
+        "{}",
+        text(&good)
+    );
+    std::fs::write(
+        project.join("dags/missing.py"),
+        "from airflow import DAG\nimport hangar_nope\n",
+    )
+    .unwrap();
+    let bad = check(&project.join("dags"));
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let all = text(&bad);
+    assert!(
+        all.contains("missing.py:") && all.contains("No module named 'hangar_nope'"),
+        "{all}"
+    );
 }
 
 /// For users without hangar: a plain build of the repository with HANGAR_BINARY_SOURCE=build

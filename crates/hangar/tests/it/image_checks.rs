@@ -404,6 +404,8 @@ impl Airflow3 {
                 self.pip_conf.to_str().unwrap(),
                 "--build-arg",
                 &format!("COMMIT_SHA={COMMIT_SHA}"),
+                // The customize route's DAG check: the image's (empty) dags folder, then the tag.
+                "--check-dags",
                 "-t",
                 tag,
             ]
