@@ -33,6 +33,27 @@ mod sqlite;
 
 pub use error::{Detail, Kind, ProbeError, Reason};
 
+/// Who a PostgreSQL target logs in as (nobody in particular for the other targets).
+fn pg_login(target: &Target) -> postgres::Login<'_> {
+    match target {
+        Target::Postgres {
+            user,
+            password,
+            database,
+            ..
+        } => postgres::Login {
+            user: user.as_deref(),
+            password: password.as_ref(),
+            database: database.as_deref(),
+        },
+        _ => postgres::Login {
+            user: None,
+            password: None,
+            database: None,
+        },
+    }
+}
+
 /// The query that reads the revisions a metadata database is migrated to.
 pub const ALEMBIC_VERSION_SQL: &str = "SELECT version_num FROM alembic_version";
 
@@ -51,26 +72,17 @@ pub fn alembic_version(
     match target {
         Target::Postgres {
             endpoint,
-            user,
-            password,
-            database,
             tls,
             tls_options,
-        } => {
-            let login = postgres::Login {
-                user: user.as_deref(),
-                password: password.as_ref(),
-                database: database.as_deref(),
-            };
-            postgres::query_column(
-                endpoint,
-                &login,
-                (*tls, tls_options),
-                deadline,
-                &what,
-                ALEMBIC_VERSION_SQL,
-            )
-        }
+            ..
+        } => postgres::query_column(
+            endpoint,
+            &pg_login(target),
+            (*tls, tls_options),
+            deadline,
+            &what,
+            ALEMBIC_VERSION_SQL,
+        ),
         _ => Err(ProbeError::rejected(
             Reason::Protocol,
             format!(
@@ -92,19 +104,17 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
     match target {
         Target::Postgres {
             endpoint,
-            user,
-            password,
-            database,
             tls,
             tls_options,
-        } => {
-            let login = postgres::Login {
-                user: user.as_deref(),
-                password: password.as_ref(),
-                database: database.as_deref(),
-            };
-            postgres::probe(endpoint, &login, *tls, tls_options, deadline, what)
-        }
+            ..
+        } => postgres::probe(
+            endpoint,
+            &pg_login(target),
+            *tls,
+            tls_options,
+            deadline,
+            what,
+        ),
         Target::Mysql {
             endpoint,
             user,
