@@ -196,14 +196,10 @@ pub struct Invocation {
 #[must_use]
 pub fn argv(inv: &Invocation) -> Vec<OsString> {
     let spec = &inv.spec;
-    let mut a: Vec<OsString> = vec![inv.engine.program().into()];
+    let mut a = program_argv(inv.engine, spec.storage_driver.as_deref());
     let mut push = |s: &str| a.push(s.into());
     match inv.engine {
         Engine::Buildah | Engine::Podman => {
-            if let Some(driver) = &spec.storage_driver {
-                push("--storage-driver");
-                push(driver);
-            }
             push(if inv.engine == Engine::Buildah {
                 "bud"
             } else {
@@ -272,6 +268,18 @@ pub fn argv(inv: &Invocation) -> Vec<OsString> {
     a
 }
 
+/// The engine's program and its global options: buildah's and podman's `--storage-driver`,
+/// which go before the subcommand. Every command line hangar runs starts with these.
+#[must_use]
+pub fn program_argv(engine: Engine, storage_driver: Option<&str>) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![engine.program().into()];
+    if let (Engine::Buildah | Engine::Podman, Some(d)) = (engine, storage_driver) {
+        a.push("--storage-driver".into());
+        a.push(d.into());
+    }
+    a
+}
+
 /// `ENGINE tag IMAGE NAME` (with buildah's and podman's `--storage-driver`).
 #[must_use]
 pub fn tag_argv(
@@ -280,11 +288,7 @@ pub fn tag_argv(
     image: &str,
     name: &str,
 ) -> Vec<OsString> {
-    let mut a: Vec<OsString> = vec![engine.program().into()];
-    if let (Engine::Buildah | Engine::Podman, Some(d)) = (engine, storage_driver) {
-        a.push("--storage-driver".into());
-        a.push(d.into());
-    }
+    let mut a = program_argv(engine, storage_driver);
     a.extend(["tag", image, name].map(OsString::from));
     a
 }

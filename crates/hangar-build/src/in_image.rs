@@ -46,12 +46,7 @@ pub enum InImageError {
 }
 
 fn global(x: &InImage) -> Vec<OsString> {
-    let mut a: Vec<OsString> = vec![x.engine.program().into()];
-    if let (Engine::Buildah | Engine::Podman, Some(d)) = (x.engine, &x.storage_driver) {
-        a.push("--storage-driver".into());
-        a.push(d.into());
-    }
-    a
+    crate::engine::program_argv(x.engine, x.storage_driver.as_deref())
 }
 
 fn volume(host: &std::path::Path, target: &str) -> OsString {
