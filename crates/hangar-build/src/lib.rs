@@ -144,18 +144,21 @@ pub const DRY_RUN_WORK_DIR: &str = "<work>";
 pub fn dry_run_report(plan: &Plan, engine: Engine, binaries: &Binaries) -> String {
     let work = Path::new(DRY_RUN_WORK_DIR);
     let context = work.join("context");
-    let mut inv = plan.invocation(
+    let extend_args = plan
+        .extend
+        .as_ref()
+        .map(|x| extend::build_args(x, None))
+        .unwrap_or_default();
+    let (inv, _) = prepared_invocation(
+        plan,
         engine,
-        &context.join("Dockerfile"),
-        &context,
-        &work.join("image-id"),
+        (
+            &context.join("Dockerfile"),
+            &context,
+            &work.join("image-id"),
+        ),
+        extend_args,
     );
-    if let Some(x) = &plan.extend {
-        inv.spec.build_args.extend(extend::build_args(x, None));
-    }
-    if plan.check_dags {
-        inv.spec.tags.clear();
-    }
     let argv = engine::argv(&inv);
     let how = engine
         .builder()
@@ -212,19 +215,16 @@ pub fn execute(
         extend_args = extend::build_args(x, Some(&facts));
     }
     let assembled = context::assemble(&plan.context, binaries)?;
-    let mut inv = plan.invocation(
+    let (inv, tags) = prepared_invocation(
+        plan,
         engine,
-        &assembled.dockerfile,
-        &assembled.context,
-        &assembled.iidfile,
+        (
+            &assembled.dockerfile,
+            &assembled.context,
+            &assembled.iidfile,
+        ),
+        extend_args,
     );
-    inv.spec.build_args.extend(extend_args);
-    // With the DAG check, the engine tags nothing: the tags follow a passed check.
-    let tags = if plan.check_dags {
-        std::mem::take(&mut inv.spec.tags)
-    } else {
-        Vec::new()
-    };
     let argv = engine::argv(&inv);
     let _ = writeln!(
         log,
@@ -253,6 +253,26 @@ pub fn execute(
         image_id,
         tags: plan.spec.tags.clone(),
     })
+}
+
+/// The engine invocation of `plan` at `paths` (Dockerfile, context, image-ID file) with the
+/// extend route's build args added. With the DAG check the engine tags nothing: the tags are
+/// taken out and returned, to follow a passed check.
+fn prepared_invocation(
+    plan: &Plan,
+    engine: Engine,
+    paths: (&Path, &Path, &Path),
+    extend_args: Vec<(String, String)>,
+) -> (engine::Invocation, Vec<String>) {
+    let (dockerfile, context, iidfile) = paths;
+    let mut inv = plan.invocation(engine, dockerfile, context, iidfile);
+    inv.spec.build_args.extend(extend_args);
+    let deferred = if plan.check_dags {
+        std::mem::take(&mut inv.spec.tags)
+    } else {
+        Vec::new()
+    };
+    (inv, deferred)
 }
 
 /// Tags `image` as `name` in the engine's store.
