@@ -7,7 +7,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::pin::{AIRFLOW_DISTRIBUTIONS, normalize};
+use crate::pin::{AIRFLOW_DISTRIBUTIONS, normalize, split_requirement};
 
 /// The Airflow distributions installed in `venv`, with their versions, read from the
 /// `*.dist-info` folder names of its site-packages.
@@ -57,12 +57,8 @@ pub fn pin(file: &Path, pins: &[(String, String)], owner: Option<u32>) -> io::Re
     };
     let text = existing.clone().unwrap_or_default();
     let constrained = |name: &str| {
-        text.lines().any(|l| {
-            let end = l
-                .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-                .unwrap_or(l.len());
-            normalize(&l[..end]) == name
-        })
+        text.lines()
+            .any(|l| split_requirement(l).is_some_and(|(n, _)| n == name))
     };
     let mut out = text.clone();
     for (name, version) in pins {

@@ -29,7 +29,7 @@ pub struct AirflowChange {
 }
 
 /// The name of a requirement (`name[extras] spec ; marker`), normalised, and the rest.
-fn split_requirement(req: &str) -> Option<(String, &str)> {
+pub(crate) fn split_requirement(req: &str) -> Option<(String, &str)> {
     let req = req.trim();
     let end = req
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))

@@ -117,28 +117,20 @@ pub fn extend_python_step(
     let mut env = pip::base_env("8");
     env.extend(Secrets::discover(&paths.secrets, Path::new("/nonexistent")).env());
 
-    for cmd in commands(x, constraints.as_deref(), &env) {
-        run(
-            exec,
-            &cmd,
-            "installing requirements.txt",
-            "see pip's message above: a requirement that conflicts with the base image's constraints \
-             needs a version the constraints allow, or remove the constraint by extending another image",
-        )?;
-        if cmd.args.iter().any(|a| a == "--dry-run") {
-            let report = std::fs::read_to_string(&x.report).map_err(|e| InstallError::Io {
-                path: x.report.clone(),
-                source: e,
-            })?;
-            pin::check_report(&report, &x.airflow_version, shown)
-                .map_err(InstallError::PipReport)??;
-        }
-    }
-    Ok(())
+    let fix = "see pip's message above: a requirement that conflicts with the base image's constraints \
+               needs a version the constraints allow, or remove the constraint by extending another image";
+    let (dry_run, install) = commands(x, constraints.as_deref(), &env);
+    run(exec, &dry_run, "installing requirements.txt", fix)?;
+    let report = std::fs::read_to_string(&x.report).map_err(|e| InstallError::Io {
+        path: x.report.clone(),
+        source: e,
+    })?;
+    pin::check_report(&report, &x.airflow_version, shown).map_err(InstallError::PipReport)??;
+    run(exec, &install, "installing requirements.txt", fix)
 }
 
 /// The dry run (whose report is read in between) and the install.
-fn commands(x: &ExtendPython, constraints: Option<&Path>, env: &[(String, String)]) -> Vec<Cmd> {
+fn commands(x: &ExtendPython, constraints: Option<&Path>, env: &[(String, String)]) -> (Cmd, Cmd) {
     let base = || {
         let mut c = Cmd::new("python")
             .args(["-m", "pip", "install", "--no-cache-dir", "-r"])
@@ -148,12 +140,12 @@ fn commands(x: &ExtendPython, constraints: Option<&Path>, env: &[(String, String
         }
         c.envs(env)
     };
-    vec![
+    (
         base()
             .args(["--dry-run", "--quiet", "--report"])
             .arg(x.report.display().to_string()),
         base().arg(format!("apache-airflow=={}", x.airflow_version)),
-    ]
+    )
 }
 
 #[cfg(test)]
