@@ -120,8 +120,12 @@ pub fn extend_python_step(
     let fix = "see pip's message above: a requirement that conflicts with the base image's constraints \
                needs a version the constraints allow, or remove the constraint by extending another image";
     let (dry_run, install) = commands(x, constraints.as_deref(), &env);
-    run(exec, &dry_run, "installing requirements.txt", fix)?;
-    let report = std::fs::read_to_string(&x.report).map_err(|e| InstallError::Io {
+    let ran = run(exec, &dry_run, "installing requirements.txt", fix);
+    let report = std::fs::read_to_string(&x.report);
+    // The report is scratch: it must not stay behind in the step's layer.
+    let _ = std::fs::remove_file(&x.report);
+    ran?;
+    let report = report.map_err(|e| InstallError::Io {
         path: x.report.clone(),
         source: e,
     })?;
@@ -219,6 +223,7 @@ mod tests {
                 ),
             ]
         );
+        assert!(!x.report.exists(), "the dry-run report is removed");
     }
 
     #[test]
@@ -235,6 +240,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(rec.ran.len(), 1, "only the dry run ran");
+        assert!(
+            !x.report.exists(),
+            "the dry-run report is removed when it refuses too"
+        );
         assert!(
             !rec.ran[0].display().contains("constraints"),
             "no constraints file in the base"
