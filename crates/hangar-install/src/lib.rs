@@ -84,6 +84,11 @@ pub enum InstallError {
     Layer(#[from] layer::LayerError),
     #[error(transparent)]
     UserSite(#[from] usersite::UserSiteError),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -20,12 +20,14 @@ mod airflow;
 mod apt;
 mod extend;
 mod finalize;
+mod settle;
 
 pub use additional::additional_step;
 pub use airflow::{airflow_step, context_distributions, is_airflow_distribution};
 pub use apt::apt_step;
 pub use extend::{ExtendPython, PROJECT_FOLDERS, extend_python_step, extend_root_step};
 pub use finalize::{finalize_step, useradd_cmd};
+pub use settle::settle_step;
 
 /// Filesystem locations of a step; tests point them into a temp dir.
 #[derive(Debug, Clone)]

@@ -2,8 +2,6 @@
 //! args arrive as environment variables (`ARG` values are in the environment of `RUN`).
 
 use std::path::PathBuf;
-
-use anyhow::Context as _;
 use std::process::ExitCode;
 
 use hangar_install::apt::Stage;
@@ -85,16 +83,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Step::Additional { layer } => {
             steps::additional_step(&mut exec, &build_args, &paths, layer.as_deref())?;
         }
-        Step::Settle => {
-            let home = build_args.home();
-            hangar_install::layer::apply_removals(&home)?;
-            let pins = hangar_install::airflow_pin::installed(&build_args.venv())
-                .with_context(|| format!("cannot list the venv {}", build_args.venv().display()))?;
-            let uid = build_args.get("AIRFLOW_UID").parse().ok();
-            let file = home.join("constraints.txt");
-            hangar_install::airflow_pin::pin(&file, &pins, uid)
-                .with_context(|| format!("cannot pin Airflow in {}", file.display()))?;
-        }
+        Step::Settle => steps::settle_step(&build_args, &paths)?,
         Step::Finalize => steps::finalize_step(&mut exec, &build_args, &paths)?,
         Step::ExtendRoot {
             airflow_home,
