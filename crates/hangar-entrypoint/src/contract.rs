@@ -4,6 +4,8 @@
 //! 2. budget (`CONNECTION_CHECK_*`) validated;
 //! 3. for server commands: wait for the metadata DB; for sqlite create it (`airflow db migrate`)
 //!    when missing, or reset it when `_AIRFLOW_DB_RESET=true`;
+//!    With `HANGAR_WAIT_FOR_MIGRATIONS=true`, also wait until it is migrated for the image's
+//!    Airflow, unless this container migrates it itself (step 4);
 //! 4. `_AIRFLOW_DB_MIGRATE` / `_AIRFLOW_DB_UPGRADE`;
 //! 5. `_AIRFLOW_WWW_USER_CREATE`;
 //! 6. `_PIP_ADDITIONAL_REQUIREMENTS`;
@@ -52,6 +54,20 @@ impl WaitForDb {
     }
 }
 
+/// `HANGAR_WAIT_FOR_MIGRATIONS`: `true` makes the components that wait for the metadata DB
+/// also wait until it is migrated for this image's Airflow (unset, empty or `false`: no).
+pub fn wait_for_migrations(env: &ChildEnv) -> Result<bool, EntrypointError> {
+    match env.non_empty("HANGAR_WAIT_FOR_MIGRATIONS") {
+        None => Ok(false),
+        Some(v) => hangar_config::parse_bool(v).ok_or_else(|| {
+            EntrypointError::bad_input(
+                "HANGAR_WAIT_FOR_MIGRATIONS",
+                format!("HANGAR_WAIT_FOR_MIGRATIONS={v:?} is not a boolean: use true or false"),
+            )
+        }),
+    }
+}
+
 /// Runs the whole contract for `args` and returns the exit code of the process.
 pub fn run(
     args: &[OsString],
@@ -63,6 +79,7 @@ pub fn run(
     user::prepare(sys, &mut env)?;
     let budget = waiting::budget(&env)?;
     let wait_mode = WaitForDb::from_env(&env)?;
+    let wait_for_migrations = wait_for_migrations(&env)?;
     let mut cfg = LazyConfig::default();
     let server = dispatch.component.is_some_and(|c| c.waits_for_db());
 
@@ -78,6 +95,20 @@ pub fn run(
         };
         if !budget.is_disabled() {
             db::wait(sys, runner, &env, &mdb, &budget)?;
+        }
+        let migrates_itself = ["_AIRFLOW_DB_MIGRATE", "_AIRFLOW_DB_UPGRADE"]
+            .iter()
+            .any(|v| env.non_empty(v).is_some());
+        if wait_for_migrations && !budget.is_disabled() {
+            if migrates_itself || (server && sqlite.is_some()) {
+                crate::info(
+                    "HANGAR_WAIT_FOR_MIGRATIONS=true: not waiting, this container migrates the \
+                     database itself",
+                );
+            } else {
+                let installed = crate::airflow_install::find(&env, std::path::Path::new("/"))?;
+                db::wait_migrated(sys, runner, &env, &mdb, &installed, &budget)?;
+            }
         }
         // Creating (or resetting) the sqlite DB is for the components that use it, not for
         // every command `HANGAR_WAIT_FOR_DB=always` makes wait.

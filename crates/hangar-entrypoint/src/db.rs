@@ -4,9 +4,12 @@
 use hangar_config::{AirflowConfig, ConfigError};
 use hangar_init::ChildSpec;
 use hangar_probe::dburl::DbUrl;
+use hangar_probe::migrated::MigratedAttempt;
+use hangar_probe::migrations::Migrations;
 use hangar_probe::target::Target;
 use hangar_probe::wait::Budget;
 
+use crate::airflow_install::Installed;
 use crate::env::ChildEnv;
 use crate::error::EntrypointError;
 use crate::os::System;
@@ -89,6 +92,52 @@ pub fn wait(
             ));
             let cmd = ChildSpec::new("airflow", ["db", "check"], env);
             retry_command(sys, runner, &cmd, "the metadata database", budget).map(|_| ())
+        }
+    }
+}
+
+/// Waits until the metadata DB is migrated to the head of `installed`'s migration files
+/// (`hangar wait db --migrated`, `HANGAR_WAIT_FOR_MIGRATIONS=true`): not migrated or behind
+/// keeps waiting; a revision the image's Airflow does not know stops at once. A `_SECRET` URL
+/// falls back to `airflow db check-migrations`.
+pub fn wait_migrated(
+    sys: &dyn System,
+    runner: &mut dyn Runner,
+    env: &ChildEnv,
+    db: &MetadataDb,
+    installed: &Installed,
+    budget: &Budget,
+) -> Result<(), EntrypointError> {
+    let what = format!(
+        "the metadata database's migration to Airflow {}",
+        installed.version
+    );
+    match db {
+        MetadataDb::Url { url, origin } => {
+            let t = target(url, origin)?;
+            let migrations = Migrations::read_dir(&installed.versions)
+                .map_err(|e| EntrypointError::Migrations(Box::new(e)))?;
+            let mut attempt = MigratedAttempt {
+                target: &t,
+                migrations: &migrations,
+                airflow: &installed.version,
+            };
+            let describe = format!(
+                "{} at the head {}",
+                t.describe(),
+                migrations.heads().join(", ")
+            );
+            crate::waiting::wait_until(sys, &what, origin, &describe, &mut attempt, budget)
+                .map_err(EntrypointError::about_migration)
+        }
+        MetadataDb::Secret { origin } => {
+            crate::info(&format!(
+                "the metadata database URL comes from {origin}, which only Airflow's secrets \
+                 backend can read; checking with `airflow db check-migrations` (slow: one \
+                 Python start per attempt)"
+            ));
+            let cmd = ChildSpec::new("airflow", ["db", "check-migrations", "-t", "1"], env);
+            retry_command(sys, runner, &cmd, &what, budget).map(|_| ())
         }
     }
 }

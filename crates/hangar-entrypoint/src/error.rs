@@ -9,6 +9,7 @@ use hangar_config::ConfigError;
 use hangar_exit::ExitStatus;
 use hangar_init::InitError;
 use hangar_probe::dburl::UrlError;
+use hangar_probe::migrations::MigrationsError;
 use hangar_probe::probe::ProbeError;
 use hangar_probe::target::TargetError;
 use hangar_probe::wait::BudgetError;
@@ -99,6 +100,31 @@ pub enum EntrypointError {
         #[source]
         source: Box<ProbeError>,
     },
+    /// The metadata DB was not migrated for the image's Airflow within the budget.
+    #[error(
+        "{what}: not done within the budget ({attempts} attempts in {:.1}s): {last}. Run the \
+         migration (`airflow db migrate`: the init service or migration Job, or \
+         _AIRFLOW_DB_MIGRATE=true on one component), or raise CONNECTION_CHECK_MAX_COUNT / \
+         CONNECTION_CHECK_SLEEP_TIME",
+        elapsed.as_secs_f64()
+    )]
+    NotMigrated {
+        what: String,
+        attempts: u32,
+        elapsed: Duration,
+        #[source]
+        last: Box<ProbeError>,
+    },
+    /// The metadata DB is at a revision the image's Airflow does not know.
+    #[error("{what}: {source}")]
+    DbAhead {
+        what: String,
+        #[source]
+        source: Box<ProbeError>,
+    },
+    /// The installed Airflow's migration files could not be read.
+    #[error(transparent)]
+    Migrations(Box<MigrationsError>),
     /// `_AIRFLOW_WWW_USER_CREATE` without a password.
     #[error(
         "Airflow admin password not set: _AIRFLOW_WWW_USER_CREATE is set but neither \
@@ -137,6 +163,31 @@ impl EntrypointError {
         ExitStatus::exit_code(self)
     }
 
+    /// A wait's outcome, said as the migration check it was: a wait for `--migrated` that
+    /// ran out is "not migrated", not "did not answer"; a rejection for a revision the image
+    /// does not know is "ahead", not "fix the credentials".
+    pub(crate) fn about_migration(self) -> Self {
+        use hangar_probe::probe::Reason;
+        match self {
+            Self::NotReady {
+                what,
+                attempts,
+                elapsed,
+                last,
+                ..
+            } if last.reason() == &Reason::Migration => Self::NotMigrated {
+                what,
+                attempts,
+                elapsed,
+                last,
+            },
+            Self::Rejected { what, source, .. } if source.reason() == &Reason::Migration => {
+                Self::DbAhead { what, source }
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn bad_input(var: &str, problem: impl fmt::Display) -> Self {
         Self::BadInput {
             var: var.to_owned(),
@@ -167,6 +218,7 @@ impl ExitStatus for EntrypointError {
         match self {
             Self::WrongGid { .. }
             | Self::NotReady { .. }
+            | Self::NotMigrated { .. }
             | Self::WaitExhausted(_)
             | Self::NoAdminPassword => code::FAILURE,
             Self::BadInput { .. }
@@ -176,7 +228,8 @@ impl ExitStatus for EntrypointError {
             | Self::CannotWaitFor { .. } => code::BAD_INPUT,
             Self::CmdFailed { .. } => code::CMD_FAILED,
             Self::Config(e) => e.exit_code(),
-            Self::Rejected { .. } => code::REJECTED,
+            Self::Rejected { .. } | Self::DbAhead { .. } => code::REJECTED,
+            Self::Migrations(_) => code::NO_INPUT,
             Self::StepFailed { code, .. } => *code,
             Self::Signalled(n) => code::signalled(*n),
             Self::Run { .. } | Self::Sleep(_) | Self::Read { .. } => code::INTERNAL,

@@ -4,6 +4,7 @@
 //! before the command) and runs every command as a child of the PID 1
 //! [`hangar_init::Supervisor`]. [`standalone::run`] is `hangar wait`.
 
+pub mod airflow_install;
 pub mod broker;
 mod config;
 pub mod contract;

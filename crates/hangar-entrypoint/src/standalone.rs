@@ -48,8 +48,12 @@ impl WaitFor {
 ///
 /// Every item is parsed, and the Airflow configuration loaded when an item needs it, before
 /// anything is waited for, so a mistake is reported at once rather than after a long wait.
+///
+/// With `migrated`, `db` also waits until the database is migrated for the Airflow installed
+/// here ([`db::wait_migrated`]).
 pub fn run(
     items: &[String],
+    migrated: bool,
     env: &ChildEnv,
     sys: &dyn System,
     runner: &mut dyn Runner,
@@ -65,6 +69,20 @@ pub fn run(
         .iter()
         .map(|item| WaitFor::parse(item))
         .collect::<Result<Vec<_>, _>>()?;
+    if migrated && !targets.iter().any(|t| matches!(t, WaitFor::Db)) {
+        return Err(EntrypointError::bad_input(
+            "hangar wait --migrated",
+            "--migrated is about the metadata database: give `db` too",
+        ));
+    }
+    let installed = if migrated {
+        Some(crate::airflow_install::find(
+            env,
+            std::path::Path::new("/"),
+        )?)
+    } else {
+        None
+    };
     if budget.is_disabled() {
         crate::info("CONNECTION_CHECK_MAX_COUNT=0: waiting is disabled");
         return Ok(());
@@ -78,6 +96,9 @@ pub fn run(
             WaitFor::Db => {
                 let mdb = db::resolve(cfg.get(env)?)?;
                 db::wait(sys, runner, env, &mdb, &budget)?;
+                if let Some(installed) = &installed {
+                    db::wait_migrated(sys, runner, env, &mdb, installed, &budget)?;
+                }
             }
             WaitFor::Broker => {
                 let Some((t, origin)) = broker::target(cfg.get(env)?, runner, env)? else {
@@ -127,6 +148,7 @@ mod tests {
         let sys = FakeSystem::new(0, 0);
         let err = run(
             &items,
+            false,
             &ChildEnv::default(),
             &sys,
             &mut FakeRunner::default(),
@@ -150,7 +172,7 @@ mod tests {
         let env = ChildEnv::from_pairs([("AIRFLOW_CONFIG", "/")]);
         let sys = FakeSystem::new(0, 0);
         let items = ["tcp://127.0.0.1:1".to_owned(), "db".to_owned()];
-        let err = run(&items, &env, &sys, &mut FakeRunner::default()).unwrap_err();
+        let err = run(&items, false, &env, &sys, &mut FakeRunner::default()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -167,6 +189,33 @@ mod tests {
             ChildEnv::from_pairs([("CONNECTION_CHECK_MAX_COUNT", "0"), ("AIRFLOW_CONFIG", "/")]);
         let sys = FakeSystem::new(0, 0);
         let items = ["db".to_owned(), "broker".to_owned()];
-        run(&items, &env, &sys, &mut FakeRunner::default()).unwrap();
+        run(&items, false, &env, &sys, &mut FakeRunner::default()).unwrap();
+    }
+
+    #[test]
+    fn migrated_needs_db_and_an_airflow_installation_before_any_wait() {
+        let sys = FakeSystem::new(0, 0);
+        let items = ["tcp://127.0.0.1:1".to_owned()];
+        let err = run(
+            &items,
+            true,
+            &ChildEnv::default(),
+            &sys,
+            &mut FakeRunner::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("give `db` too"), "{err}");
+        assert_eq!(err.exit_code(), code::BAD_INPUT);
+        // Nothing listens on the URL: were it waited for first, the test would take the whole
+        // default budget.
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("versions");
+        let env = ChildEnv::from_pairs([(
+            crate::airflow_install::MIGRATIONS_VAR,
+            missing.to_str().unwrap(),
+        )]);
+        let items = ["tcp://127.0.0.1:1".to_owned(), "db".to_owned()];
+        let err = run(&items, true, &env, &sys, &mut FakeRunner::default()).unwrap_err();
+        assert!(err.to_string().contains("is not a folder"), "{err}");
     }
 }

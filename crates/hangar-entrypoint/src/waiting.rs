@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hangar_probe::target::Target;
-use hangar_probe::wait::{Budget, Event, WaitError, wait_for};
+use hangar_probe::wait::{Attempt, Budget, Event, ProbeAttempt, SystemClock, WaitError, wait_with};
 
 use crate::error::EntrypointError;
 use crate::os::System;
@@ -35,7 +35,27 @@ pub fn wait(
     target: &Target,
     budget: &Budget,
 ) -> Result<(), EntrypointError> {
-    let describe = target.describe();
+    wait_until(
+        sys,
+        what,
+        origin,
+        &target.describe(),
+        &mut ProbeAttempt(target),
+        budget,
+    )
+}
+
+/// Like [`wait`], with the attempt given: `describe` names what it checks, e.g. the target
+/// and what it must be (`…, migrated for Airflow 3.3.2`).
+pub fn wait_until(
+    sys: &dyn System,
+    what: &str,
+    origin: &str,
+    describe: &str,
+    attempt: &mut dyn Attempt,
+    budget: &Budget,
+) -> Result<(), EntrypointError> {
+    let describe = describe.to_owned();
     let mut announced = false;
     let mut next_report = Duration::ZERO;
     let mut on_event = |event: Event<'_>| match event {
@@ -75,7 +95,7 @@ pub fn wait(
             }
         }
     };
-    match wait_for(target, budget, &mut on_event) {
+    match wait_with(attempt, &mut SystemClock, budget, &mut on_event) {
         Ok(()) => Ok(()),
         Err(WaitError::Exhausted {
             attempts,

@@ -7,6 +7,9 @@
 //! * [`probe`] makes one protocol-level attempt: no client libraries, no async runtime.
 //! * [`migrations`] reads the migration graph of an installed Airflow from its files and says
 //!   how far a database's `alembic_version` is from its head.
+//! * [`metadata`] reads `alembic_version` and the running jobs' heartbeats from the metadata
+//!   database: over the probes' connections, or from a SQLite file.
+//! * [`migrated`] is one attempt of a wait for the database to be migrated for this Airflow.
 //! * [`wait`] retries within `CONNECTION_CHECK_MAX_COUNT` × `CONNECTION_CHECK_SLEEP_TIME`,
 //!   polling quickly at first, and stops at once when the server rejects the credentials.
 //!
@@ -20,6 +23,8 @@
 //! ```
 
 pub mod dburl;
+pub mod metadata;
+pub mod migrated;
 pub mod migrations;
 pub mod probe;
 pub mod target;

@@ -11,6 +11,7 @@ pub mod airflow;
 pub mod certs;
 pub mod docker;
 pub mod images;
+pub mod k8s;
 pub mod kdc;
 pub mod qemu;
 pub mod servers;

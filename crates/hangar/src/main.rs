@@ -41,6 +41,10 @@ enum Command {
     /// Wait until the metadata database, the Celery broker or the given URLs accept connections.
     #[cfg(feature = "entrypoint")]
     Wait(cli::wait::Args),
+    /// Exit 0 when a component is alive: its job's heartbeat (scheduler, triggerer,
+    /// dag-processor) or its health endpoint (api-server, webserver). No Python.
+    #[cfg(feature = "health")]
+    Health(cli::health::Args),
     /// Run a command as a minimal init (PID 1): forward signals, reap zombies, pass exit codes.
     #[cfg(feature = "entrypoint")]
     Init(cli::init::Args),
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
         Command::Entrypoint(args) => cli::entrypoint::run(args),
         #[cfg(feature = "entrypoint")]
         Command::Wait(args) => cli::wait::run(args),
+        #[cfg(feature = "health")]
+        Command::Health(args) => cli::health::run(args),
         #[cfg(feature = "entrypoint")]
         Command::Init(args) => cli::init::run(args),
         #[cfg(feature = "kerberos")]

@@ -65,6 +65,8 @@ pub enum Reason {
     Amqp(u16),
     /// The SQLite database's directory or file is missing or not writable.
     Sqlite,
+    /// The metadata database is not (yet) migrated for the Airflow in this image, or is ahead.
+    Migration,
 }
 
 /// The reason and message of a [`ProbeError`]. Dereferences to the message.

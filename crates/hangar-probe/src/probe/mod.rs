@@ -54,19 +54,47 @@ fn pg_login(target: &Target) -> postgres::Login<'_> {
     }
 }
 
-/// The query that reads the revisions a metadata database is migrated to.
-pub const ALEMBIC_VERSION_SQL: &str = "SELECT version_num FROM alembic_version";
+/// One row of a query's result: each column as text, `None` for NULL.
+pub type Row = Vec<Option<String>>;
 
-/// Reads the revisions of the metadata database's `alembic_version` table over the probe's own
-/// connection, logging in all the way: `None` when the table does not exist (never migrated).
-/// PostgreSQL only so far; other targets are refused with a message that says so.
+/// Who a MySQL/MariaDB target logs in as (nobody for the other targets).
+fn my_login(target: &Target) -> mysql::Login<'_> {
+    match target {
+        Target::Mysql {
+            endpoint,
+            user,
+            password,
+            database,
+        } => mysql::Login {
+            host: match endpoint {
+                Endpoint::Tcp { host, .. } => Some(host.as_str()),
+                Endpoint::Unix { .. } => None,
+            },
+            user: user.as_deref(),
+            password: password.as_ref(),
+            database: database.as_deref(),
+        },
+        _ => mysql::Login {
+            host: None,
+            user: None,
+            password: None,
+            database: None,
+        },
+    }
+}
+
+/// Runs `sql` on a PostgreSQL or MySQL/MariaDB target over the probe's own connection,
+/// logging in all the way (a password is needed when the server asks for one): the rows, or
+/// `None` when a table the query reads does not exist. Other targets are refused: they are
+/// not SQL servers (SQLite files are read with [`crate::sqlite_file`]).
 ///
 /// # Errors
 /// The server cannot be reached or logged in to, or the query fails.
-pub fn alembic_version(
+pub fn query(
     target: &Target,
+    sql: &str,
     timeout: Duration,
-) -> Result<Option<Vec<String>>, ProbeError> {
+) -> Result<Option<Vec<Row>>, ProbeError> {
     let deadline = Instant::now() + timeout;
     let what = target.describe();
     match target {
@@ -75,19 +103,21 @@ pub fn alembic_version(
             tls,
             tls_options,
             ..
-        } => postgres::query_column(
+        } => postgres::query_rows(
             endpoint,
             &pg_login(target),
             (*tls, tls_options),
             deadline,
             &what,
-            ALEMBIC_VERSION_SQL,
+            sql,
         ),
+        Target::Mysql { endpoint, .. } => {
+            let conn = conn::connect(endpoint, None, deadline, &what)?;
+            mysql::query_rows(conn, &my_login(target), sql).map_err(|e| e.with_context(&what))
+        }
         _ => Err(ProbeError::rejected(
-            Reason::Protocol,
-            format!(
-                "{what}: reading alembic_version natively is supported on PostgreSQL only so far"
-            ),
+            Reason::Unsupported,
+            format!("{what} is not a SQL server: only PostgreSQL and MySQL/MariaDB are queried"),
         )),
     }
 }
@@ -115,25 +145,9 @@ pub fn probe(target: &Target, timeout: Duration) -> Result<(), ProbeError> {
             deadline,
             what,
         ),
-        Target::Mysql {
-            endpoint,
-            user,
-            password,
-            database,
-        } => {
+        Target::Mysql { endpoint, .. } => {
             let conn = conn::connect(endpoint, None, deadline, what)?;
-            let host = match endpoint {
-                Endpoint::Tcp { host, .. } => Some(host.as_str()),
-                Endpoint::Unix { .. } => None,
-            };
-            mysql::exchange(
-                conn,
-                host,
-                user.as_deref(),
-                password.as_ref(),
-                database.as_deref(),
-            )
-            .map_err(|e| e.with_context(what))
+            mysql::exchange(conn, &my_login(target)).map_err(|e| e.with_context(what))
         }
         Target::Redis {
             host,

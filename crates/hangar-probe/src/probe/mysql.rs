@@ -3,7 +3,7 @@
 //! readiness.
 
 use super::conn::Conn;
-use super::{ProbeError, Reason};
+use super::{ProbeError, Reason, Row};
 use crate::target::Secret;
 use crate::tls::TlsOptions;
 
@@ -30,9 +30,11 @@ const MY_SECURE_TRANSPORT_REQUIRED: u16 = 3159;
 /// when it requires TLS (`require_secure_transport`) and the probe could not use TLS (a unix
 /// socket, or a server that does not offer it there): the server is up, so that counts as
 /// ready.
-fn my_login_refused(body: &[u8]) -> Result<(), ProbeError> {
+fn my_login_refused(body: &[u8]) -> Result<Session, ProbeError> {
     if my_error_code(body) == MY_SECURE_TRANSPORT_REQUIRED {
-        return Ok(());
+        return Ok(Session::Up(
+            "the server takes TLS connections only, and offers no TLS here",
+        ));
     }
     Err(my_error(body))
 }
@@ -99,16 +101,152 @@ fn cstr(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// Reads the greeting and, with a `user`, logs in: over TLS when the server offers it and
-/// `host` (TCP) is known, as mysqlclient's default `ssl_mode=PREFERRED` does (without a
+/// Who a MySQL/MariaDB attempt logs in as, and where.
+#[derive(Clone, Copy)]
+pub(super) struct Login<'a> {
+    /// The server's host name over TCP (for TLS), `None` over a unix socket.
+    pub(super) host: Option<&'a str>,
+    /// Without one, the greeting already shows the server is up.
+    pub(super) user: Option<&'a str>,
+    pub(super) password: Option<&'a Secret>,
+    pub(super) database: Option<&'a str>,
+}
+
+/// How far a login went.
+enum Session {
+    /// Logged in: the connection is ready for a command.
+    Open(Conn),
+    /// The server is up, but the probe did not (or could not) complete the login: why.
+    Up(&'static str),
+}
+
+/// One readiness attempt: the greeting and, with a user, the login.
+pub(super) fn exchange(conn: Conn, login: &Login<'_>) -> Result<(), ProbeError> {
+    if let Session::Open(mut conn) = open(conn, login)? {
+        // COM_QUIT, so the server logs a normal disconnect.
+        let _ = my_write(&mut conn, 0, &[0x01]);
+    }
+    Ok(())
+}
+
+/// Logs in all the way and runs `sql` (COM_QUERY, text protocol): its rows, or `None` when a
+/// table it reads does not exist (error 1146).
+pub(super) fn query_rows(
+    conn: Conn,
+    login: &Login<'_>,
+    sql: &str,
+) -> Result<Option<Vec<Row>>, ProbeError> {
+    if login.user.is_none() {
+        return Err(ProbeError::rejected(
+            Reason::Auth,
+            "the URL names no user, so the database cannot be read: add one",
+        ));
+    }
+    let mut conn = match open(conn, login)? {
+        Session::Open(conn) => conn,
+        Session::Up(why) => {
+            return Err(ProbeError::rejected(
+                Reason::Auth,
+                format!("{why}, so the database cannot be read"),
+            ));
+        }
+    };
+    let mut command = vec![0x03];
+    command.extend_from_slice(sql.as_bytes());
+    my_write(&mut conn, 0, &command)?;
+    let rows = result_set(&mut conn);
+    let _ = my_write(&mut conn, 0, &[0x01]);
+    rows
+}
+
+/// MySQL's ER_NO_SUCH_TABLE.
+const MY_NO_SUCH_TABLE: u16 = 1146;
+
+/// Reads a text-protocol result set: column count, column definitions, EOF, rows, EOF.
+fn result_set(conn: &mut Conn) -> Result<Option<Vec<Row>>, ProbeError> {
+    let malformed = || ProbeError::rejected(Reason::Protocol, "malformed MySQL result set");
+    let (_, first) = my_read(conn)?;
+    let columns = match first.first() {
+        Some(0xff) if my_error_code(&first) == MY_NO_SUCH_TABLE => return Ok(None),
+        Some(0xff) => return Err(query_error(&first)),
+        Some(0x00) => return Ok(Some(Vec::new())),
+        _ => lenenc_int(&first).ok_or_else(malformed)?.0,
+    };
+    for _ in 0..columns {
+        my_read(conn)?;
+    }
+    let (_, eof) = my_read(conn)?;
+    if !is_eof(&eof) {
+        return Err(malformed());
+    }
+    let mut rows = Vec::new();
+    loop {
+        let (_, packet) = my_read(conn)?;
+        if is_eof(&packet) {
+            return Ok(Some(rows));
+        }
+        if packet.first() == Some(&0xff) {
+            return Err(query_error(&packet));
+        }
+        rows.push(text_row(&packet, columns).ok_or_else(malformed)?);
+    }
+}
+
+/// An ERR packet in answer to a query: the server is up, the query is wrong for it.
+fn query_error(body: &[u8]) -> ProbeError {
+    let code = my_error_code(body);
+    ProbeError::rejected(Reason::Mysql(code), my_error(body).message().to_owned())
+}
+
+/// An EOF packet: 0xfe and shorter than 9 bytes (a longer one starting 0xfe is a row).
+fn is_eof(packet: &[u8]) -> bool {
+    packet.first() == Some(&0xfe) && packet.len() < 9
+}
+
+/// A length-encoded integer and the bytes after it.
+fn lenenc_int(data: &[u8]) -> Option<(u64, &[u8])> {
+    let (&first, rest) = data.split_first()?;
+    let width = match first {
+        0..=0xfa => return Some((u64::from(first), rest)),
+        0xfc => 2,
+        0xfd => 3,
+        0xfe => 8,
+        _ => return None,
+    };
+    let bytes = rest.get(..width)?;
+    let mut value = [0u8; 8];
+    value[..width].copy_from_slice(bytes);
+    Some((u64::from_le_bytes(value), &rest[width..]))
+}
+
+/// A text-protocol row: `columns` length-encoded strings, 0xfb for NULL.
+fn text_row(mut data: &[u8], columns: u64) -> Option<Row> {
+    let mut row = Vec::new();
+    for _ in 0..columns {
+        if let Some(rest) = data.strip_prefix(&[0xfb]) {
+            row.push(None);
+            data = rest;
+            continue;
+        }
+        let (len, rest) = lenenc_int(data)?;
+        let len = usize::try_from(len).ok()?;
+        let value = rest.get(..len)?;
+        row.push(Some(String::from_utf8_lossy(value).into_owned()));
+        data = &rest[len..];
+    }
+    data.is_empty().then_some(row)
+}
+
+/// Reads the greeting and, with a user, logs in: over TLS when the server offers it and the
+/// host (TCP) is known, as mysqlclient's default `ssl_mode=PREFERRED` does (without a
 /// certificate check, like it).
-pub(super) fn exchange(
-    mut conn: Conn,
-    host: Option<&str>,
-    user: Option<&str>,
-    password: Option<&Secret>,
-    database: Option<&str>,
-) -> Result<(), ProbeError> {
+fn open(mut conn: Conn, login: &Login<'_>) -> Result<Session, ProbeError> {
+    let Login {
+        host,
+        user,
+        password,
+        database,
+    } = *login;
     let not_mysql = || {
         ProbeError::rejected(
             Reason::Protocol,
@@ -145,7 +283,7 @@ pub(super) fn exchange(
     }
     let Some(user) = user else {
         // No user to log in with: the greeting shows the server accepts connections.
-        return Ok(());
+        return Ok(Session::Up("no user was given"));
     };
     const CLIENT_LONG_PASSWORD: u32 = 1;
     const CLIENT_CONNECT_WITH_DB: u32 = 8;
@@ -206,11 +344,7 @@ pub(super) fn exchange(
         let (s, reply) = my_read(&mut conn)?;
         seq = s.wrapping_add(1);
         match reply.first() {
-            Some(0x00) => {
-                // COM_QUIT, so the server logs a normal disconnect.
-                let _ = my_write(&mut conn, 0, &[0x01]);
-                return Ok(());
-            }
+            Some(0x00) => return Ok(Session::Open(conn)),
             Some(0xff) => return my_login_refused(&reply),
             Some(0xfe) => {
                 // AuthSwitchRequest.
@@ -222,7 +356,10 @@ pub(super) fn exchange(
                     _ => {
                         // A plugin the probe does not implement (e.g. ed25519, gssapi): the
                         // server is up and asked for credentials.
-                        return Ok(());
+                        return Ok(Session::Up(
+                            "the server asks for an authentication plugin hangar does not speak \
+                             (only mysql_native_password and caching_sha2_password)",
+                        ));
                     }
                 };
                 my_write(&mut conn, seq, &auth)?;
@@ -238,8 +375,13 @@ pub(super) fn exchange(
                     m.push(0);
                     my_write(&mut conn, seq, &m)?;
                 }
-                Some(4) => return Ok(()),
-                _ => return Ok(()),
+                Some(4) => {
+                    return Ok(Session::Up(
+                        "caching_sha2_password asks for a full login, which needs TLS and the \
+                         server offers none: enable TLS on the server",
+                    ));
+                }
+                _ => return Err(not_mysql()),
             },
             _ => return Err(not_mysql()),
         }
@@ -269,13 +411,13 @@ mod tests {
             my_login_refused(&tls).is_ok(),
             "TLS required: the server is up"
         );
-        match my_login_refused(&err_packet(1045, "Access denied for user 'a'@'h'")) {
-            Err(ProbeError::Rejected(m)) => assert!(m.contains("(error 1045)"), "{m}"),
+        match my_login_refused(&err_packet(1045, "Access denied for user 'a'@'h'")).err() {
+            Some(ProbeError::Rejected(m)) => assert!(m.contains("(error 1045)"), "{m}"),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            my_login_refused(&err_packet(1040, "Too many connections")),
-            Err(ProbeError::NotReady(_))
+            my_login_refused(&err_packet(1040, "Too many connections")).err(),
+            Some(ProbeError::NotReady(_))
         ));
     }
 
@@ -290,5 +432,54 @@ mod tests {
             (Kind::NotReady, &Reason::Mysql(1040))
         );
         assert_eq!(e.message(), "Too many connections (error 1040)");
+    }
+
+    #[test]
+    fn length_encoded_integers() {
+        assert_eq!(lenenc_int(&[7, 1]), Some((7, &[1u8][..])));
+        assert_eq!(lenenc_int(&[0xfc, 0x34, 0x12]), Some((0x1234, &[][..])));
+        assert_eq!(
+            lenenc_int(&[0xfd, 1, 2, 3, 9]),
+            Some((0x030201, &[9u8][..]))
+        );
+        assert_eq!(
+            lenenc_int(&[0xfe, 1, 0, 0, 0, 0, 0, 0, 1]),
+            Some((0x0100_0000_0000_0001, &[][..]))
+        );
+        assert_eq!(lenenc_int(&[0xfc, 1]), None, "truncated");
+        assert_eq!(
+            lenenc_int(&[0xff]),
+            None,
+            "0xff starts an ERR, not a number"
+        );
+        assert_eq!(lenenc_int(&[]), None);
+    }
+
+    #[test]
+    fn text_rows_and_their_end() {
+        let mut packet = vec![3, b'a', b'b', b'c', 0xfb, 0];
+        assert_eq!(
+            text_row(&packet, 3),
+            Some(vec![Some("abc".to_owned()), None, Some(String::new())])
+        );
+        assert_eq!(
+            text_row(&packet, 4),
+            None,
+            "fewer columns than the result set"
+        );
+        assert_eq!(text_row(&packet, 2), None, "bytes left over");
+        packet = vec![9, b'x'];
+        assert_eq!(
+            text_row(&packet, 1),
+            None,
+            "a value shorter than its length"
+        );
+        assert!(is_eof(&[0xfe, 0, 0, 2, 0]));
+        let mut long = vec![0xfe];
+        long.extend_from_slice(&[0; 9]);
+        assert!(
+            !is_eof(&long),
+            "a row whose first value is 8 bytes or longer"
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::conn::Conn;
-use super::{Kind, ProbeError, Reason};
+use super::{Kind, ProbeError, Reason, Row};
 use crate::target::{Endpoint, PgTls, Secret};
 use crate::tls::TlsOptions;
 
@@ -36,16 +36,16 @@ pub(super) fn probe(
 }
 
 /// Logs in as `login` all the way (a password is needed when the server asks for one) and
-/// runs `sql`, a query of one text column: its values, or `None` when the table it reads does
-/// not exist (SQLSTATE 42P01).
-pub(super) fn query_column(
+/// runs `sql` as a simple query: its rows (every column as text, `None` for NULL), or `None`
+/// when a table it reads does not exist (SQLSTATE 42P01).
+pub(super) fn query_rows(
     endpoint: &Endpoint,
     login: &Login<'_>,
     tls: (PgTls, &TlsOptions),
     deadline: Instant,
     what: &str,
     sql: &str,
-) -> Result<Option<Vec<String>>, ProbeError> {
+) -> Result<Option<Vec<Row>>, ProbeError> {
     session(endpoint, tls.0, tls.1, deadline, what, &|conn| {
         startup(conn, login, Mode::Login)?;
         simple_query(conn, sql)
@@ -105,8 +105,8 @@ fn cannot_log_in(why: &str) -> ProbeError {
     )
 }
 
-/// Runs one simple query and collects the first column of its rows.
-fn simple_query(conn: &mut Conn, sql: &str) -> Result<Option<Vec<String>>, ProbeError> {
+/// Runs one simple query and collects its rows.
+fn simple_query(conn: &mut Conn, sql: &str) -> Result<Option<Vec<Row>>, ProbeError> {
     let mut q = sql.as_bytes().to_vec();
     q.push(0);
     conn.send(&pg_msg(b'Q', &q))?;
@@ -114,7 +114,7 @@ fn simple_query(conn: &mut Conn, sql: &str) -> Result<Option<Vec<String>>, Probe
     loop {
         let (tag, body) = pg_read(conn)?;
         match tag {
-            b'D' => rows.push(first_column(&body)?),
+            b'D' => rows.push(data_row(&body)?),
             b'E' => {
                 let (code, msg) = pg_error_fields(&body);
                 if code == "42P01" {
@@ -128,9 +128,7 @@ fn simple_query(conn: &mut Conn, sql: &str) -> Result<Option<Vec<String>>, Probe
             }
             b'Z' => {
                 let _ = conn.send(&pg_msg(b'X', &[]));
-                return Ok((!missing)
-                    .then_some(rows)
-                    .map(|r| r.into_iter().flatten().collect()));
+                return Ok((!missing).then_some(rows));
             }
             // RowDescription, CommandComplete, EmptyQueryResponse, notices, parameters.
             b'T' | b'C' | b'I' | b'N' | b'S' => {}
@@ -144,22 +142,31 @@ fn simple_query(conn: &mut Conn, sql: &str) -> Result<Option<Vec<String>>, Probe
     }
 }
 
-/// The first column of a DataRow, `None` for NULL.
-fn first_column(body: &[u8]) -> Result<Option<String>, ProbeError> {
+/// The columns of a DataRow message, `None` for NULL.
+fn data_row(body: &[u8]) -> Result<Row, ProbeError> {
     let malformed = || ProbeError::rejected(Reason::Protocol, "malformed DataRow message");
-    if body.len() < 2 || u16::from_be_bytes([body[0], body[1]]) == 0 {
-        return Err(malformed());
-    }
-    let len_bytes: [u8; 4] = body
-        .get(2..6)
-        .and_then(|b| b.try_into().ok())
+    let count = body
+        .get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
         .ok_or_else(malformed)?;
-    let len = i32::from_be_bytes(len_bytes);
-    if len < 0 {
-        return Ok(None);
+    let mut rest = &body[2..];
+    let mut row = Vec::with_capacity(count.into());
+    for _ in 0..count {
+        let len_bytes: [u8; 4] = rest
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(malformed)?;
+        rest = &rest[4..];
+        let len = i32::from_be_bytes(len_bytes);
+        if len < 0 {
+            row.push(None);
+            continue;
+        }
+        let value = rest.get(..len as usize).ok_or_else(malformed)?;
+        row.push(Some(String::from_utf8_lossy(value).into_owned()));
+        rest = &rest[len as usize..];
     }
-    let value = body.get(6..6 + len as usize).ok_or_else(malformed)?;
-    Ok(Some(String::from_utf8_lossy(value).into_owned()))
+    Ok(row)
 }
 
 pub(super) fn pg_msg(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -553,7 +560,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_data_row_gives_its_first_column() {
+    fn a_data_row_gives_its_columns() {
         let row = |cols: &[Option<&str>]| {
             let mut b = (cols.len() as u16).to_be_bytes().to_vec();
             for c in cols {
@@ -568,16 +575,18 @@ mod tests {
             b
         };
         assert_eq!(
-            first_column(&row(&[Some("29ce7909c52b"), Some("x")]))
-                .unwrap()
-                .as_deref(),
-            Some("29ce7909c52b")
+            data_row(&row(&[Some("29ce7909c52b"), None, Some("")])).unwrap(),
+            vec![Some("29ce7909c52b".to_owned()), None, Some(String::new())]
         );
-        assert_eq!(first_column(&row(&[None])).unwrap(), None);
-        assert!(first_column(&row(&[])).is_err());
+        assert_eq!(data_row(&row(&[])).unwrap(), Vec::<Option<String>>::new());
+        assert!(data_row(&[0]).is_err(), "no column count");
         assert!(
-            first_column(&[0, 1, 0, 0, 0, 9, b'a']).is_err(),
+            data_row(&[0, 1, 0, 0, 0, 9, b'a']).is_err(),
             "a value shorter than its length"
+        );
+        assert!(
+            data_row(&[0, 2, 0, 0, 0, 1, b'a']).is_err(),
+            "fewer columns than announced"
         );
     }
 

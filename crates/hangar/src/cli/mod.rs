@@ -8,6 +8,8 @@ pub(crate) mod build;
 pub(crate) mod check_dags;
 #[cfg(feature = "entrypoint")]
 pub(crate) mod entrypoint;
+#[cfg(feature = "health")]
+pub(crate) mod health;
 #[cfg(feature = "entrypoint")]
 pub(crate) mod init;
 #[cfg(feature = "install")]
@@ -19,7 +21,7 @@ pub(crate) mod new;
 #[cfg(feature = "entrypoint")]
 pub(crate) mod wait;
 
-#[cfg(any(test, feature = "entrypoint", feature = "kerberos"))]
+#[cfg(any(test, feature = "entrypoint", feature = "health", feature = "kerberos"))]
 use hangar_exit::ExitStatus;
 
 /// Exit code for an error that reached `main`: that of the first [`ExitError`] in its chain,
@@ -57,7 +59,7 @@ impl std::fmt::Display for ExitError {
 impl std::error::Error for ExitError {}
 
 /// Wraps a typed error with the exit code it maps to through [`ExitStatus`].
-#[cfg(any(test, feature = "entrypoint", feature = "kerberos"))]
+#[cfg(any(test, feature = "entrypoint", feature = "health", feature = "kerberos"))]
 pub(crate) fn exit_error<E>(e: E) -> anyhow::Error
 where
     E: ExitStatus + std::error::Error + Send + Sync + 'static,
@@ -66,7 +68,13 @@ where
 }
 
 /// Wraps an error with an explicit exit code (for errors whose code depends on the command).
-#[cfg(any(test, feature = "build", feature = "entrypoint", feature = "kerberos"))]
+#[cfg(any(
+    test,
+    feature = "build",
+    feature = "entrypoint",
+    feature = "health",
+    feature = "kerberos"
+))]
 pub(crate) fn with_code<E>(code: u8, e: E) -> anyhow::Error
 where
     E: std::error::Error + Send + Sync + 'static,

@@ -15,6 +15,7 @@ mod build_pip;
 mod build_platform;
 #[cfg(feature = "full-tests")]
 mod build_real;
+mod deploy_kubernetes;
 #[cfg(feature = "full-tests")]
 mod entrypoint;
 #[cfg(feature = "full-tests")]
