@@ -6,7 +6,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use hangar_probe::migrations::{Migrations, Status};
-use hangar_probe::probe::{Kind, alembic_version};
+use hangar_probe::metadata::{ReadError, alembic_version};
+use hangar_probe::probe::Kind;
 use hangar_probe::target::Target;
 use hangar_testkit::airflow::{AIRFLOW_3, venv};
 use hangar_testkit::servers::{PgOptions, Postgres};
@@ -54,6 +55,9 @@ fn a_database_migrated_by_airflow_is_at_the_head_of_its_migration_files() {
     // Logging in is required: a wrong password is a rejection, not an empty answer.
     let wrong = Target::from_url(&pg.url_with("127.0.0.1", "wr0ng")).unwrap();
     let err = alembic_version(&wrong, Duration::from_secs(10)).unwrap_err();
-    assert_eq!(err.kind(), Kind::Rejected, "{err}");
+    let ReadError::Server(probe) = &err else {
+        panic!("a server error: {err}");
+    };
+    assert_eq!(probe.kind(), Kind::Rejected, "{err}");
     assert!(!err.to_string().contains("wr0ng"), "{err}");
 }
