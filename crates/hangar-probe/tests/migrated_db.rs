@@ -5,8 +5,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use hangar_probe::migrations::{Migrations, Status};
 use hangar_probe::metadata::{ReadError, alembic_version};
+use hangar_probe::migrations::{Migrations, Status};
 use hangar_probe::probe::Kind;
 use hangar_probe::target::Target;
 use hangar_testkit::airflow::{AIRFLOW_3, venv};
