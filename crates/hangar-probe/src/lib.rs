@@ -8,7 +8,8 @@
 //! * [`migrations`] reads the migration graph of an installed Airflow from its files and says
 //!   how far a database's `alembic_version` is from its head.
 //! * [`metadata`] reads `alembic_version` and the running jobs' heartbeats from the metadata
-//!   database: over the probes' connections, or from a SQLite file.
+//!   database over the probes' connections (SQLite files are not read there yet).
+//! * [`sqlite_file`] reads a table of a SQLite database file (and its WAL) natively, read-only.
 //! * [`migrated`] is one attempt of a wait for the database to be migrated for this Airflow.
 //! * [`wait`] retries within `CONNECTION_CHECK_MAX_COUNT` × `CONNECTION_CHECK_SLEEP_TIME`,
 //!   polling quickly at first, and stops at once when the server rejects the credentials.
@@ -27,6 +28,7 @@ pub mod metadata;
 pub mod migrated;
 pub mod migrations;
 pub mod probe;
+pub mod sqlite_file;
 pub mod target;
 pub mod tls;
 mod urlsplit;
