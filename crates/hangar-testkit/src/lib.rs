@@ -15,6 +15,7 @@ pub mod k8s;
 pub mod kdc;
 pub mod qemu;
 pub mod servers;
+pub mod service_images;
 pub mod venvs;
 
 use std::path::PathBuf;

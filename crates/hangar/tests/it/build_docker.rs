@@ -25,7 +25,7 @@ const SECRET_MARKER: &str = "SECRETMARKER4d1e";
 
 /// `hangar build` in `dir` against `daemon`, with Debian's client first on `PATH` and the
 /// temporary context under `dir/tmp`.
-fn docker_build(dir: &Path, daemon: &Dockerd) -> Command {
+pub(crate) fn docker_build(dir: &Path, daemon: &Dockerd) -> Command {
     let tmp = dir.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
     let mut cmd = hangar_build(dir);

@@ -15,6 +15,8 @@ mod build_pip;
 mod build_platform;
 #[cfg(feature = "full-tests")]
 mod build_real;
+#[cfg(feature = "full-tests")]
+mod deploy_compose;
 mod deploy_kubernetes;
 #[cfg(feature = "full-tests")]
 mod entrypoint;

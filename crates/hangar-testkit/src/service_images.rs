@@ -1,0 +1,111 @@
+//! Small PostgreSQL and Redis images for compose tests, built from Debian's packages on a
+//! Debian base image inside a test's own [`Dockerd`] (no image can be pulled here).
+//!
+//! They stand in for the official `postgres` and `redis` images as far as a compose file
+//! uses them:
+//!
+//! - [`POSTGRES_IMAGE`]: runs as the `postgres` user; on an empty `$PGDATA`
+//!   (`/var/lib/postgresql/data`, a volume) it creates a cluster whose superuser is
+//!   `$POSTGRES_USER` with `$POSTGRES_PASSWORD` (SCRAM over TCP) and the database
+//!   `$POSTGRES_DB`; then `postgres ARGS…` runs the server with the given arguments
+//!   (`-p PORT -c listen_addresses=127.0.0.1`). Stops on SIGINT (fast shutdown), like the
+//!   official image. `pg_isready` and `psql` are in it.
+//! - [`REDIS_IMAGE`]: `redis-server ARGS…` as the `redis` user; `redis-cli` is in it.
+//!
+//! ```no_run
+//! let daemon = hangar_testkit::docker::Dockerd::start();
+//! daemon.load_from_buildah(hangar_testkit::images::BASE_IMAGE);
+//! hangar_testkit::service_images::build(&daemon, hangar_testkit::images::BASE_IMAGE);
+//! ```
+
+use std::fs;
+
+use crate::docker::Dockerd;
+use crate::run_checked;
+
+/// The PostgreSQL 15 image's tag.
+pub const POSTGRES_IMAGE: &str = "hangar-test/postgres:15";
+/// The Redis 7 image's tag.
+pub const REDIS_IMAGE: &str = "hangar-test/redis:7";
+
+const DOCKERFILE: &str = r#"ARG BASE_IMAGE
+FROM ${BASE_IMAGE} AS packages
+RUN apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+       postgresql-15 redis-server \
+    && rm -rf /var/lib/apt/lists/*
+
+FROM packages AS postgres
+ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PGDATA=/var/lib/postgresql/data
+RUN mkdir -p "$PGDATA" && chown postgres:postgres "$PGDATA" && chmod 0700 "$PGDATA"
+COPY --chmod=0755 postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint
+USER postgres
+STOPSIGNAL SIGINT
+ENTRYPOINT ["/usr/local/bin/postgres-entrypoint"]
+CMD ["postgres"]
+
+FROM packages AS redis
+USER redis
+WORKDIR /var/lib/redis
+CMD ["redis-server", "--save", ""]
+"#;
+
+const POSTGRES_ENTRYPOINT: &str = r#"#!/bin/bash
+# The official postgres image's entrypoint as far as compose files use it: on an empty
+# $PGDATA, a cluster with superuser $POSTGRES_USER (password $POSTGRES_PASSWORD, SCRAM over
+# TCP from anywhere) and the database $POSTGRES_DB; then `postgres ARGS...` runs the server.
+set -euo pipefail
+: "${POSTGRES_USER:=postgres}"
+: "${POSTGRES_DB:=$POSTGRES_USER}"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
+    pw=$(mktemp)
+    printf '%s' "$POSTGRES_PASSWORD" > "$pw"
+    initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pw" --auth-local=trust \
+        --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pw"
+    echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+    echo "unix_socket_directories = '/tmp'" >> "$PGDATA/postgresql.conf"
+    if [ "$POSTGRES_DB" != postgres ]; then
+        echo "CREATE DATABASE \"$POSTGRES_DB\" OWNER \"$POSTGRES_USER\";" \
+            | postgres --single -D "$PGDATA" postgres >/dev/null
+    fi
+    echo "postgres-entrypoint: initialised $PGDATA (superuser $POSTGRES_USER, database $POSTGRES_DB)" >&2
+fi
+if [ "${1:-}" = postgres ]; then
+    shift
+    exec postgres -D "$PGDATA" "$@"
+fi
+exec "$@"
+"#;
+
+/// Builds [`POSTGRES_IMAGE`] and [`REDIS_IMAGE`] in `daemon` on `base` (a Debian bookworm
+/// image the daemon has, e.g. [`crate::images::BASE_IMAGE`] after
+/// [`Dockerd::load_from_buildah`]) with Debian's client and the daemon's BuildKit, RUN steps on
+/// the host's network (apt reaches the Debian mirror). About 20 s; the two images share the
+/// package layer.
+pub fn build(daemon: &Dockerd, base: &str) {
+    let ctx = tempfile::Builder::new()
+        .prefix("hangar-service-images-")
+        .tempdir()
+        .expect("cannot create the service images' context");
+    fs::write(ctx.path().join("Dockerfile"), DOCKERFILE).expect("write the Dockerfile");
+    fs::write(
+        ctx.path().join("postgres-entrypoint.sh"),
+        POSTGRES_ENTRYPOINT,
+    )
+    .expect("write the postgres entrypoint");
+    for (target, tag) in [("postgres", POSTGRES_IMAGE), ("redis", REDIS_IMAGE)] {
+        run_checked(
+            &format!("docker build of the {target} service image"),
+            daemon
+                .client()
+                .env("DOCKER_BUILDKIT", "1")
+                .args(["build", "--progress", "plain", "--network", "host"])
+                .args(["--build-arg", &format!("BASE_IMAGE={base}")])
+                .args(["--target", target, "-t", tag])
+                .arg(ctx.path()),
+        );
+    }
+}
