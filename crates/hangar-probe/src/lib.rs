@@ -8,7 +8,7 @@
 //! * [`migrations`] reads the migration graph of an installed Airflow from its files and says
 //!   how far a database's `alembic_version` is from its head.
 //! * [`metadata`] reads `alembic_version` and the running jobs' heartbeats from the metadata
-//!   database over the probes' connections (SQLite files are not read there yet).
+//!   database over the probes' connections, or from a SQLite file through [`sqlite_file`].
 //! * [`sqlite_file`] reads a table of a SQLite database file (and its WAL) natively, read-only.
 //! * [`migrated`] is one attempt of a wait for the database to be migrated for this Airflow.
 //! * [`wait`] retries within `CONNECTION_CHECK_MAX_COUNT` × `CONNECTION_CHECK_SLEEP_TIME`,

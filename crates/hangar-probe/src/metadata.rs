@@ -1,8 +1,10 @@
 //! The two things hangar reads from Airflow's metadata database, on every backend Airflow
 //! supports: the migration revisions (`alembic_version`) and the heartbeats of running jobs
 //! (`job`). PostgreSQL and MySQL/MariaDB are queried over the probes' own connections
-//! ([`crate::probe::query`]). Reading a SQLite database file natively is not done yet: it is
-//! refused with an error that says so.
+//! ([`crate::probe::query`]); a SQLite database file is read directly (`sqlite`, through
+//! [`crate::sqlite_file`]), without the SQLite library or Python.
+
+mod sqlite;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,12 +17,22 @@ pub enum ReadError {
     /// The server could not be reached, logged in to, or queried.
     #[error(transparent)]
     Server(#[from] ProbeError),
-    /// A SQLite database file, which hangar does not read natively yet.
+    /// A SQLite database file that could not be read.
+    #[error(transparent)]
+    Sqlite(#[from] crate::sqlite_file::SqliteFileError),
+    /// A table without a column Airflow gives it.
     #[error(
-        "{0}: reading a SQLite metadata database without Python is not supported yet: use \
-         PostgreSQL or MySQL (as every deployment beyond a quick start does)"
+        "{what}: table {table} has no column {column}: check that this is Airflow's metadata \
+         database"
     )]
-    Sqlite(String),
+    MissingColumn {
+        /// The database, described without its password.
+        what: String,
+        /// The table.
+        table: String,
+        /// The column looked for.
+        column: String,
+    },
     /// An in-memory SQLite database lives in another process.
     #[error(
         "an in-memory SQLite database (sqlite://) exists only inside the process that opened \
@@ -53,7 +65,7 @@ pub fn alembic_version(
     timeout: Duration,
 ) -> Result<Option<Vec<String>>, ReadError> {
     let rows = match target {
-        Target::SqliteFile { path } => return Err(ReadError::Sqlite(path.display().to_string())),
+        Target::SqliteFile { path } => return sqlite::alembic_version(path),
         Target::SqliteMemory => return Err(ReadError::Memory),
         _ => query(target, "SELECT version_num FROM alembic_version", timeout)?,
     };
@@ -92,9 +104,9 @@ pub fn running_jobs(
         return Err(ReadError::BadHostname(h.to_owned()));
     }
     let what = target.describe();
-    let mut jobs = match target {
-        Target::SqliteFile { path } => return Err(ReadError::Sqlite(path.display().to_string())),
-        Target::SqliteMemory => return Err(ReadError::Memory),
+    match target {
+        Target::SqliteFile { path } => sqlite::running_jobs(path, job_type, hostname, limit),
+        Target::SqliteMemory => Err(ReadError::Memory),
         Target::Postgres { .. } | Target::Mysql { .. } => {
             let epoch = if matches!(target, Target::Postgres { .. }) {
                 "EXTRACT(EPOCH FROM latest_heartbeat)"
@@ -113,27 +125,21 @@ pub fn running_jobs(
                 "SELECT hostname, {epoch} FROM job WHERE job_type = {job_type} AND state = \
                  'running'{on_host} ORDER BY latest_heartbeat DESC{limit}"
             );
+            // The rows in the server's order, as `airflow jobs check` gets them (PostgreSQL
+            // puts jobs that never beat first, MySQL last).
             let Some(rows) = query(target, &sql, timeout)? else {
                 return Ok(None);
             };
             rows.into_iter()
                 .map(|r| server_job(r, &what))
-                .collect::<Result<Vec<_>, ReadError>>()?
+                .collect::<Result<Vec<_>, ReadError>>()
+                .map(Some)
         }
-        _ => {
-            return Err(ReadError::Server(ProbeError::rejected(
-                crate::probe::Reason::Unsupported,
-                format!("{what} is not an Airflow metadata database"),
-            )));
-        }
-    };
-    // Most recent first, never-beaten last, as `ORDER BY latest_heartbeat DESC` on
-    // PostgreSQL (NULLs first there, but they are never alive, so their place is moot).
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.latest_heartbeat));
-    if limit > 0 {
-        jobs.truncate(limit);
+        _ => Err(ReadError::Server(ProbeError::rejected(
+            crate::probe::Reason::Unsupported,
+            format!("{what} is not an Airflow metadata database"),
+        ))),
     }
-    Ok(Some(jobs))
 }
 
 /// A row of (hostname, heartbeat as seconds since the epoch) from a server.

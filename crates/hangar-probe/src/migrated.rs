@@ -8,12 +8,16 @@
 //! | no `alembic_version` table, no revision, or behind by N revisions | not ready: keep waiting for the migration |
 //! | at a revision this Airflow does not know (ahead: migrated by a newer Airflow) | rejected: waiting cannot help |
 //! | unreachable, or refusing the login | as the readiness probe says |
+//! | a SQLite file that does not exist yet | not migrated: keep waiting |
+//! | a SQLite file cut short (being written) | not ready: read again |
+//! | a SQLite file that cannot be read or is not Airflow's | rejected |
 
 use std::time::Duration;
 
 use crate::metadata::{ReadError, alembic_version};
 use crate::migrations::{Migrations, Status};
 use crate::probe::{Kind, ProbeError, Reason};
+use crate::sqlite_file::SqliteFileError;
 use crate::target::Target;
 use crate::wait::Attempt;
 
@@ -34,6 +38,14 @@ impl Attempt for MigratedAttempt<'_> {
         let revisions = match alembic_version(self.target, timeout) {
             Ok(r) => r,
             Err(ReadError::Server(e)) => return Err(e),
+            // A SQLite file caught mid-write can be read on the next attempt.
+            Err(e @ ReadError::Sqlite(SqliteFileError::Truncated { .. })) => {
+                return Err(ProbeError::new(
+                    Kind::NotReady,
+                    Reason::Migration,
+                    e.to_string(),
+                ));
+            }
             Err(e) => {
                 return Err(ProbeError::new(
                     Kind::Rejected,
