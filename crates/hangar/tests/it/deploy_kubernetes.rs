@@ -11,8 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_yaml_ng::Value;
+
+use crate::yaml::{load_all, s, seq, strings};
 
 /// The worker Deployments: the plain one (in kustomization.yaml) and the Kerberos variants that
 /// replace it.
@@ -53,16 +54,8 @@ impl Doc {
 }
 
 fn load(file: &str) -> Vec<Doc> {
-    let path = dir().join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml_ng::Deserializer::from_str(&text)
-        .map(|doc| {
-            let mut value =
-                Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            value.apply_merge().unwrap();
-            value
-        })
-        .filter(|v| !v.is_null())
+    load_all(&dir().join(file))
+        .into_iter()
         .map(|value| Doc {
             file: file.to_owned(),
             value,
@@ -91,18 +84,6 @@ fn kustomization() -> Value {
 
 fn kustomization_resources() -> Vec<String> {
     strings(&kustomization()["resources"])
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
-}
-
-fn seq(v: &Value) -> Vec<Value> {
-    v.as_sequence().cloned().unwrap_or_default()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    seq(v).iter().map(|x| s(x).to_owned()).collect()
 }
 
 /// A pod spec of a manifest: a Deployment's or Job's template, or a Pod's spec.

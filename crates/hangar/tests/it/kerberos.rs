@@ -1177,36 +1177,12 @@ fn sidecar_image_obtains_a_ticket_as_uid_50000() {
 mod deploy {
     use std::path::{Path, PathBuf};
 
-    use serde::Deserialize;
     use serde_yaml_ng::Value;
+
+    use crate::yaml::{load_all, s, seq, strings};
 
     fn repo() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
-
-    fn load_all(path: &Path) -> Vec<Value> {
-        let text =
-            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_yaml_ng::Deserializer::from_str(&text)
-            .map(|doc| {
-                let mut v =
-                    Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                v.apply_merge().unwrap();
-                v
-            })
-            .collect()
-    }
-
-    fn s(v: &Value) -> &str {
-        v.as_str().unwrap_or_default()
-    }
-
-    fn seq(v: &Value) -> Vec<Value> {
-        v.as_sequence().cloned().unwrap_or_default()
-    }
-
-    fn strings(v: &Value) -> Vec<String> {
-        seq(v).iter().map(|x| s(x).to_owned()).collect()
     }
 
     /// A container is the refresher when its command line runs `hangar kerberos` (not `check`).

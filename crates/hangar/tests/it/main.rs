@@ -40,3 +40,4 @@ mod new_project;
 mod wait;
 #[cfg(feature = "full-tests")]
 mod wheel;
+mod yaml;
