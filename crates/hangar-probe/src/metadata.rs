@@ -111,7 +111,7 @@ pub fn running_jobs(
             let epoch = if matches!(target, Target::Postgres { .. }) {
                 "EXTRACT(EPOCH FROM latest_heartbeat)"
             } else {
-                // A TIMESTAMP column: its stored UTC value, whatever the session's time zone.
+                // In a UTC session (see `probe::mysql`), TIMESTAMP and DATETIME columns alike.
                 "UNIX_TIMESTAMP(latest_heartbeat)"
             };
             let on_host = hostname.map_or(String::new(), |h| format!(" AND hostname = '{h}'"));

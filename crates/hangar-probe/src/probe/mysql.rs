@@ -151,12 +151,20 @@ pub(super) fn query_rows(
             ));
         }
     };
-    let mut command = vec![0x03];
-    command.extend_from_slice(sql.as_bytes());
-    my_write(&mut conn, 0, &command)?;
-    let rows = result_set(&mut conn);
+    // The session in UTC, as Airflow sets its own on connect: a DATETIME column (which holds
+    // Airflow's UTC times without a zone) then reads the same as a TIMESTAMP one.
+    let rows =
+        com_query(&mut conn, "SET time_zone = '+00:00'").and_then(|_| com_query(&mut conn, sql));
     let _ = my_write(&mut conn, 0, &[0x01]);
     rows
+}
+
+/// One COM_QUERY and its answer.
+fn com_query(conn: &mut Conn, sql: &str) -> Result<Option<Vec<Row>>, ProbeError> {
+    let mut command = vec![0x03];
+    command.extend_from_slice(sql.as_bytes());
+    my_write(conn, 0, &command)?;
+    result_set(conn)
 }
 
 /// MySQL's ER_NO_SUCH_TABLE.
