@@ -9,6 +9,7 @@
 
 pub mod airflow;
 pub mod certs;
+pub mod daemon;
 pub mod docker;
 pub mod images;
 pub mod k8s;
