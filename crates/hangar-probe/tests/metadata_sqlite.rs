@@ -4,7 +4,7 @@
 //! scheduler is killed.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +12,7 @@ use hangar_probe::metadata::{RunningJob, alembic_version, running_jobs};
 use hangar_probe::migrations::Migrations;
 use hangar_probe::target::Target;
 use hangar_testkit::airflow::{AIRFLOW_3, AirflowVenv, venv};
+use hangar_testkit::daemon::Daemon;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -30,15 +31,6 @@ for host, beat in rows:
     out.append([host, t])
 json.dump(out, sys.stdout)
 "#;
-
-struct Scheduler(Child);
-
-impl Drop for Scheduler {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn airflow(venv: &AirflowVenv, home: &Path, db: &Path) -> Command {
     let mut cmd = Command::new(venv.airflow());
@@ -113,17 +105,9 @@ fn a_real_schedulers_heartbeats_are_read_from_the_sqlite_file() {
         "no scheduler has run yet"
     );
 
-    let log = std::fs::File::create(home.path().join("scheduler.log")).unwrap();
-    let mut scheduler = Scheduler(
-        airflow(&venv, home.path(), &db)
-            .arg("scheduler")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let scheduler_log = || std::fs::read_to_string(home.path().join("scheduler.log")).unwrap();
+    let mut cmd = airflow(&venv, home.path(), &db);
+    cmd.arg("scheduler");
+    let mut scheduler = Daemon::spawn("airflow scheduler", cmd, &home.path().join("scheduler.log"));
 
     // Two heartbeats read in turn, the second newer: the scheduler writes while we read.
     let started = Instant::now();
@@ -132,12 +116,12 @@ fn a_real_schedulers_heartbeats_are_read_from_the_sqlite_file() {
         assert!(
             started.elapsed() < Duration::from_secs(180),
             "no two heartbeats within 180 s; scheduler log:\n{}",
-            scheduler_log()
+            scheduler.log_tail()
         );
         assert!(
-            scheduler.0.try_wait().unwrap().is_none(),
+            scheduler.exited().is_none(),
             "the scheduler exited:\n{}",
-            scheduler_log()
+            scheduler.log_tail()
         );
         // A read can meet a write in progress; the next one reads the committed state.
         if let Ok(Some(jobs)) = running_jobs(&target, "SchedulerJob", None, 1, TIMEOUT)
@@ -168,8 +152,7 @@ fn a_real_schedulers_heartbeats_are_read_from_the_sqlite_file() {
     );
 
     // Killed: the row stays `running` and its heartbeat stops; ours is still Python's.
-    scheduler.0.kill().unwrap();
-    scheduler.0.wait().unwrap();
+    scheduler.kill();
     let after = running_jobs(&target, "SchedulerJob", None, 0, TIMEOUT)
         .unwrap()
         .unwrap();
