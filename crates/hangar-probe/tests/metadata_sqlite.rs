@@ -41,6 +41,7 @@ fn airflow(venv: &AirflowVenv, home: &Path, db: &Path) -> Command {
         )
         .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
         .env("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+        .env("AIRFLOW__CORE__PARALLELISM", "2")
         .env("AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC", "1")
         .env("AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC", "1");
     cmd
