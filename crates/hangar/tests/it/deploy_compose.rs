@@ -15,7 +15,10 @@
 //! 1. `up -d` (with Flower's profile): the init service migrates and exits 0, every service
 //!    turns healthy through its `hangar health` / `hangar wait` check;
 //! 2. a DAG of four parallel tasks, triggered with `airflow dags trigger`, succeeds on both
-//!    workers;
+//!    workers,
+//!    then, with the shipped `kerberos.yaml` (the sidecar image from deploy/sidecar/Dockerfile,
+//!    the test kit's MIT KDC on 127.0.0.1), a task on the `kerberos` queue runs `klist -s` on
+//!    the first worker while neither worker's container has the keytab;
 //! 3. warm shutdown: a worker stopped while its 20 s task runs lets it finish (same try, same
 //!    worker) and exits 0 within its grace period;
 //! 4. a killed scheduler is reported by `hangar health scheduler` within the threshold (host
@@ -40,6 +43,7 @@ use std::time::{Duration, Instant};
 use hangar_testkit::airflow::AIRFLOW_3;
 use hangar_testkit::docker::Dockerd;
 use hangar_testkit::images::{BASE_IMAGE, HOST_CA_BUNDLE, build_lock, ensure_base_image};
+use hangar_testkit::kdc::Kdc;
 use hangar_testkit::servers::free_port;
 use hangar_testkit::service_images::{self, POSTGRES_IMAGE, REDIS_IMAGE};
 use hangar_testkit::{cache_dir, require_program};
@@ -49,12 +53,14 @@ use crate::build_docker::docker_build;
 use crate::image_checks::{EXTRAS, hangar_base_args};
 
 const AIRFLOW_IMAGE: &str = "hangar-test/airflow-compose:1";
+const SIDECAR_IMAGE: &str = "hangar-test/kerberos-sidecar:1";
 const HANGAR: &str = env!("CARGO_BIN_EXE_hangar");
 
 /// The services that keep running, with a health check each.
-const RUNNING: [&str; 9] = [
+const RUNNING: [&str; 10] = [
     "postgres",
     "redis",
+    "airflow-kerberos",
     "airflow-api-server",
     "airflow-scheduler",
     "airflow-dag-processor",
@@ -126,8 +132,26 @@ def compose_long():
     sleeper.override(task_id="sleep_long")(20)
 
 
+@dag(schedule=None, start_date=START, catchup=False, is_paused_upon_creation=False, default_args=ARGS)
+def compose_kerberos():
+    @task(queue="kerberos")
+    def has_ticket() -> str:
+        import glob
+        import os
+        import subprocess
+
+        # A valid ticket from the refresher's cache, and no keytab anywhere in this container.
+        subprocess.run(["klist", "-s"], check=True)
+        keytabs = [p for p in glob.glob("/run/secrets/*") + glob.glob("/etc/*.keytab")]
+        assert not keytabs, keytabs
+        return os.environ["KRB5CCNAME"] + " on " + socket.gethostname()
+
+    has_ticket()
+
+
 compose_parallel()
 compose_long()
+compose_kerberos()
 "#;
 
 fn compose_dir() -> PathBuf {
@@ -321,16 +345,18 @@ fn compose_files_require_their_secrets_and_wire_the_stack_as_documented() {
         .lines()
         .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim_start_matches('#')))
         .collect();
-    let celery = fs::read_to_string(compose_dir().join("celery.yaml")).unwrap();
-    for (i, _) in celery.match_indices("${") {
-        let name: String = celery[i + 2..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        assert!(
-            shipped.contains(name.as_str()),
-            "celery.yaml uses ${{{name}}}, which .env.example does not document"
-        );
+    for file in ["celery.yaml", "kerberos.yaml"] {
+        let yaml = fs::read_to_string(compose_dir().join(file)).unwrap();
+        for (i, _) in yaml.match_indices("${") {
+            let name: String = yaml[i + 2..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                shipped.contains(name.as_str()),
+                "{file} uses ${{{name}}}, which .env.example does not document"
+            );
+        }
     }
 
     let out = config(dir.path(), &["celery.yaml"], &full);
@@ -340,7 +366,7 @@ fn compose_files_require_their_secrets_and_wire_the_stack_as_documented() {
     let names: BTreeSet<&str> = services.keys().filter_map(Value::as_str).collect();
     let expected: BTreeSet<&str> = RUNNING
         .iter()
-        .filter(|s| **s != "airflow-worker-2")
+        .filter(|s| !["airflow-worker-2", "airflow-kerberos"].contains(*s))
         .chain(["airflow-init"].iter())
         .copied()
         .collect();
@@ -451,6 +477,72 @@ fn compose_files_require_their_secrets_and_wire_the_stack_as_documented() {
         "value-of-broker_password"
     );
 
+    // Kerberos: its own required values; the keytab only in the refresher; the worker reads
+    // the cache read-only, consumes the `kerberos` queue and waits for the refresher.
+    let mut krb = full.clone();
+    for (k, v) in [
+        ("KERBEROS_SIDECAR_IMAGE", "sidecar:1"),
+        ("KERBEROS_PRINCIPAL", "airflow/w@EXAMPLE.TEST"),
+    ] {
+        let mut without = krb.clone();
+        without.remove(k);
+        let out = config(dir.path(), &["celery.yaml", "kerberos.yaml"], &without);
+        assert!(
+            !out.status.success() && text(&out).contains(&format!("set {k} in .env")),
+            "kerberos.yaml requires {k}: {}",
+            text(&out)
+        );
+        krb.insert(k, v.to_owned());
+    }
+    let out = config(dir.path(), &["celery.yaml", "kerberos.yaml"], &krb);
+    assert!(out.status.success(), "{}", text(&out));
+    let merged: Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    for (name, svc) in merged["services"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let secrets = serde_yaml_ng::to_string(&svc["secrets"]).unwrap();
+        assert_eq!(
+            secrets.contains("airflow-keytab"),
+            name == "airflow-kerberos",
+            "{name}: only the refresher has the keytab: {secrets}"
+        );
+    }
+    let worker = &merged["services"]["airflow-worker"];
+    let volumes = serde_yaml_ng::to_string(&worker["volumes"]).unwrap();
+    // `config` prints the short syntax: SOURCE:TARGET:MODE.
+    let ccache: Vec<String> = strings(&worker["volumes"])
+        .into_iter()
+        .filter(|v| v.contains(":/var/kerberos-ccache"))
+        .collect();
+    assert!(
+        ccache.len() == 1 && ccache[0].ends_with(":/var/kerberos-ccache:ro"),
+        "the worker mounts the cache read-only: {volumes}"
+    );
+    assert_eq!(
+        env_of(worker)["KRB5CCNAME"],
+        "FILE:/var/kerberos-ccache/cache"
+    );
+    assert!(
+        strings(&worker["command"]).contains(&"default,kerberos".to_owned()),
+        "{:?}",
+        worker["command"]
+    );
+    assert_eq!(
+        worker["depends_on"]["airflow-kerberos"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    let refresher = &merged["services"]["airflow-kerberos"];
+    assert_eq!(
+        strings(&refresher["healthcheck"]["test"]),
+        [
+            "CMD",
+            "hangar",
+            "kerberos",
+            "check",
+            "--min-remaining",
+            "60"
+        ]
+    );
+
     // Airflow 2: the webserver and its health check.
     let out = config(dir.path(), &["celery.yaml", "airflow2.yaml"], &full);
     assert!(out.status.success(), "{}", text(&out));
@@ -530,6 +622,9 @@ fn build_images(daemon: &Dockerd, work: &Path) {
                 "--extras",
                 EXTRAS,
                 "--disable-mysql-client-installation",
+                // `klist`, for the Kerberos worker's task.
+                "--additional-runtime-apt-deps",
+                "krb5-user",
                 "--constraints-location",
                 constraints.to_str().unwrap(),
                 "-t",
@@ -550,6 +645,56 @@ fn build_images(daemon: &Dockerd, work: &Path) {
         );
         services.join().expect("the service images' build panicked");
     });
+    build_sidecar(daemon, work);
+}
+
+/// The Kerberos refresher's image, from deploy/sidecar/Dockerfile with a kerberos-only hangar,
+/// on the test kit's Debian base.
+fn build_sidecar(daemon: &Dockerd, work: &Path) {
+    let ctx = work.join("sidecar-context");
+    fs::create_dir_all(ctx.join("target/release")).unwrap();
+    fs::copy(
+        crate::kerberos::kerberos_only_binary(),
+        ctx.join("target/release/hangar"),
+    )
+    .unwrap();
+    let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/sidecar/Dockerfile");
+    hangar_testkit::run_checked(
+        "docker build of the Kerberos sidecar image",
+        daemon
+            .client()
+            .env("DOCKER_BUILDKIT", "1")
+            .args(["build", "--progress", "plain", "--network", "host"])
+            .args(["--build-arg", &format!("BASE_IMAGE={BASE_IMAGE}")])
+            .args(["--target", "kerberos-sidecar", "-t", SIDECAR_IMAGE, "-f"])
+            .arg(&dockerfile)
+            .arg(&ctx),
+    );
+}
+
+/// The realm of the Kerberos worker: the test kit's MIT KDC on 127.0.0.1, the worker's
+/// principal and its keytab (owned by the stack's UID, as kerberos.yaml asks).
+struct Realm {
+    kdc: Kdc,
+    principal: String,
+    keytab: PathBuf,
+}
+
+impl Realm {
+    fn new(dir: &Path) -> Realm {
+        let kdc = Kdc::start();
+        let principal = kdc.add_principal(&format!("airflow/{}", WORKERS[0].1), "10m", "1h");
+        let keytab = dir.join("airflow.keytab");
+        kdc.export_keytab(&principal, &keytab);
+        let uid: u32 = AIRFLOW_UID.parse().unwrap();
+        std::os::unix::fs::chown(&keytab, Some(uid), Some(0)).unwrap();
+        fs::set_permissions(&keytab, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+        Realm {
+            kdc,
+            principal,
+            keytab,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,7 +711,7 @@ struct Stack<'d> {
 }
 
 impl<'d> Stack<'d> {
-    fn new(daemon: &'d Dockerd) -> Self {
+    fn new(daemon: &'d Dockerd, realm: &Realm) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("hangar-compose-")
             .tempdir()
@@ -613,6 +758,10 @@ impl<'d> Stack<'d> {
                 format!("{WORKER_GRACE}s"),
             ),
             ("HEALTHCHECK_INTERVAL", "2s".to_owned()),
+            ("KERBEROS_SIDECAR_IMAGE", SIDECAR_IMAGE.to_owned()),
+            ("KERBEROS_PRINCIPAL", realm.principal.clone()),
+            ("KRB5_CONF", realm.kdc.krb5_config().display().to_string()),
+            ("KERBEROS_KEYTAB", realm.keytab.display().to_string()),
         ] {
             vars.insert(k, v);
         }
@@ -646,6 +795,7 @@ services:
   airflow-dag-processor: *host
   airflow-triggerer: *host
   airflow-flower: *host
+  airflow-kerberos: *host
   airflow-worker:
     <<: *host
     hostname: {h1}
@@ -690,6 +840,8 @@ services:
             .arg(self.dir.path())
             .arg("-f")
             .arg(compose_dir().join("celery.yaml"))
+            .arg("-f")
+            .arg(compose_dir().join("kerberos.yaml"))
             .arg("-f")
             .arg(self.dir.path().join("host-network.yaml"))
             .arg("--env-file")
@@ -992,7 +1144,8 @@ fn celery_stack_runs_end_to_end_on_two_workers() {
     step("images built");
 
     // 1. Up: init migrates and exits 0, everything turns healthy.
-    let stack = Stack::new(&daemon);
+    let realm = Realm::new(work.path());
+    let stack = Stack::new(&daemon, &realm);
     stack.ok(&["up", "-d"]);
     assert_eq!(
         stack.state("airflow-init"),
@@ -1095,6 +1248,45 @@ fn celery_stack_runs_end_to_end_on_two_workers() {
         "both workers ran tasks: {rows}"
     );
     step("2. parallel run succeeded on both workers");
+
+    // 2b. Kerberos: a task on the Kerberos worker has a valid ticket from the refresher's
+    // cache; only the refresher's container has the keytab.
+    stack.trigger("compose_kerberos", "kerberos-1");
+    stack.wait_run_success("kerberos-1", Duration::from_secs(120));
+    let ran_on = stack
+        .sql("select hostname from task_instance where run_id = 'kerberos-1'")
+        .unwrap();
+    assert_eq!(ran_on, WORKERS[0].1, "the kerberos queue's worker ran it");
+    let keytab = realm.keytab.display().to_string();
+    let mounts = |service: &str| stack.inspect(service, "{{range .Mounts}}{{.Source}} {{end}}");
+    assert!(
+        mounts("airflow-kerberos").contains(&keytab),
+        "the refresher mounts the keytab: {}",
+        mounts("airflow-kerberos")
+    );
+    for service in COMPONENTS {
+        let m = mounts(service);
+        assert!(!m.contains(&keytab), "{service} mounts the keytab: {m}");
+    }
+    let probe = stack.run(&[
+        "exec",
+        "-T",
+        "airflow-worker",
+        "bash",
+        "-c",
+        "klist -s && ! ls /run/secrets/airflow-keytab 2>/dev/null && klist",
+    ]);
+    assert!(
+        probe.status.success(),
+        "the worker's ticket: {}",
+        text(&probe)
+    );
+    assert!(
+        stdout(&probe).contains(&realm.principal),
+        "the worker's cache holds the principal's ticket: {}",
+        text(&probe)
+    );
+    step("2b. a task on the Kerberos worker saw a valid ticket, no keytab");
 
     // 3. Warm shutdown: the stopped worker finishes its task first.
     stack.trigger("compose_long", "warm-1");

@@ -1003,7 +1003,7 @@ impl Store {
 
 /// `hangar` built with the `kerberos` command only, as the sidecar image carries it, into a
 /// target directory of its own so that it never replaces the full build the other tests run.
-fn kerberos_only_binary() -> PathBuf {
+pub(crate) fn kerberos_only_binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = root.join("target/kerberos-only");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
