@@ -54,6 +54,7 @@ need hyperfine hyperfine
 need python3 python3
 need "$PGBIN/postgres" postgresql-15
 need psql postgresql-client
+need /usr/bin/time time
 [[ -x "$VENV/bin/airflow" ]] || {
     echo "no Airflow $AIRFLOW_VERSION venv at $VENV: make it with" \
         "\`cargo test -p hangar --features full-tests --test it entrypoint::airflow_version\`" >&2

@@ -80,6 +80,20 @@ fn same_as_python(ours: &[RunningJob], db: &Path) {
     }
 }
 
+/// A read while the scheduler writes: without SQLite's locks, a read that meets a commit in
+/// progress can find the file inconsistent and fail (a probe then fails once); the next one
+/// reads the committed state. Fails the test when no read succeeds within 10 s.
+fn while_written<T, E: std::fmt::Display>(read: impl Fn() -> Result<T, E>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match read() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() > deadline => panic!("no consistent read within 10 s: {e}"),
+            Err(_) => sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 #[test]
 fn a_real_schedulers_heartbeats_are_read_from_the_sqlite_file() {
     let venv = venv(AIRFLOW_3);
@@ -140,15 +154,15 @@ fn a_real_schedulers_heartbeats_are_read_from_the_sqlite_file() {
         .duration_since(second[0].latest_heartbeat.unwrap())
         .unwrap_or_default();
     assert!(age < Duration::from_secs(30), "heartbeat age {age:?}");
-    let other = running_jobs(&target, "SchedulerJob", Some("no-such-host"), 0, TIMEOUT).unwrap();
+    let other =
+        while_written(|| running_jobs(&target, "SchedulerJob", Some("no-such-host"), 0, TIMEOUT));
     assert_eq!(other, Some(vec![]), "the host filter");
     let host = second[0].hostname.clone();
-    let on_host = running_jobs(&target, "SchedulerJob", Some(&host), 0, TIMEOUT)
-        .unwrap()
-        .unwrap();
+    let on_host =
+        while_written(|| running_jobs(&target, "SchedulerJob", Some(&host), 0, TIMEOUT)).unwrap();
     assert_eq!(on_host.len(), 1, "{on_host:?}");
     assert_eq!(
-        running_jobs(&target, "TriggererJob", None, 0, TIMEOUT).unwrap(),
+        while_written(|| running_jobs(&target, "TriggererJob", None, 0, TIMEOUT)),
         Some(vec![])
     );
 

@@ -11,6 +11,10 @@
 //!   (`-p PORT -c listen_addresses=127.0.0.1`). Stops on SIGINT (fast shutdown), like the
 //!   official image. `pg_isready` and `psql` are in it.
 //! - [`REDIS_IMAGE`]: `redis-server ARGS…` as the `redis` user; `redis-cli` is in it.
+//! - [`RABBITMQ_IMAGE`] ([`build_rabbitmq`]): RabbitMQ 3.10 as the `rabbitmq` user, with the
+//!   official image's `RABBITMQ_DEFAULT_USER`/`RABBITMQ_DEFAULT_PASS`/`RABBITMQ_NODE_PORT`;
+//!   with `RABBITMQ_NODE_IP_ADDRESS` set, epmd and Erlang distribution bind that address too
+//!   (ports from `ERL_EPMD_PORT` and `RABBITMQ_DIST_PORT`).
 //!
 //! ```no_run
 //! let daemon = hangar_testkit::docker::Dockerd::start();
@@ -27,6 +31,40 @@ use crate::run_checked;
 pub const POSTGRES_IMAGE: &str = "hangar-test/postgres:15";
 /// The Redis 7 image's tag.
 pub const REDIS_IMAGE: &str = "hangar-test/redis:7";
+/// The RabbitMQ image's tag.
+pub const RABBITMQ_IMAGE: &str = "hangar-test/rabbitmq:3";
+
+const RABBITMQ_DOCKERFILE: &str = r#"ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rabbitmq-server \
+    && rm -rf /var/lib/apt/lists/*
+COPY --chmod=0755 rabbitmq-entrypoint.sh /usr/local/bin/rabbitmq-entrypoint
+ENV HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=rabbit@localhost
+USER rabbitmq
+ENTRYPOINT ["/usr/local/bin/rabbitmq-entrypoint"]
+"#;
+
+const RABBITMQ_ENTRYPOINT: &str = r#"#!/bin/bash
+# The official rabbitmq image's variables as far as compose files use them, then the server.
+set -euo pipefail
+addr="${RABBITMQ_NODE_IP_ADDRESS:-}"
+conf=/var/lib/rabbitmq/hangar-rabbitmq.conf
+{
+    echo "listeners.tcp.default = ${addr:+$addr:}${RABBITMQ_NODE_PORT:-5672}"
+    echo "default_user = ${RABBITMQ_DEFAULT_USER:-guest}"
+    echo "default_pass = ${RABBITMQ_DEFAULT_PASS:-guest}"
+    echo "loopback_users = none"
+} > "$conf"
+export RABBITMQ_CONFIG_FILE="$conf" RABBITMQ_LOGS=-
+unset RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_PASS
+if [ -n "$addr" ]; then
+    export ERL_EPMD_ADDRESS="$addr"
+    erl_addr="{${addr//./,}}"
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface $erl_addr"
+fi
+exec rabbitmq-server
+"#;
 
 const DOCKERFILE: &str = r#"ARG BASE_IMAGE
 FROM ${BASE_IMAGE} AS packages
@@ -108,4 +146,31 @@ pub fn build(daemon: &Dockerd, base: &str) {
                 .arg(ctx.path()),
         );
     }
+}
+
+/// Builds [`RABBITMQ_IMAGE`] on `base` in `daemon`.
+///
+/// # Panics
+/// The build fails.
+pub fn build_rabbitmq(daemon: &Dockerd, base: &str) {
+    let ctx = tempfile::Builder::new()
+        .prefix("hangar-rabbitmq-image-")
+        .tempdir()
+        .expect("cannot create the RabbitMQ image's context");
+    fs::write(ctx.path().join("Dockerfile"), RABBITMQ_DOCKERFILE).expect("write the Dockerfile");
+    fs::write(
+        ctx.path().join("rabbitmq-entrypoint.sh"),
+        RABBITMQ_ENTRYPOINT,
+    )
+    .expect("write the RabbitMQ entrypoint");
+    run_checked(
+        "docker build of the RabbitMQ service image",
+        daemon
+            .client()
+            .env("DOCKER_BUILDKIT", "1")
+            .args(["build", "--progress", "plain", "--network", "host"])
+            .args(["--build-arg", &format!("BASE_IMAGE={base}")])
+            .args(["-t", RABBITMQ_IMAGE])
+            .arg(ctx.path()),
+    );
 }

@@ -26,7 +26,11 @@
 //! 5. PostgreSQL stopped while a task runs, then started: the components recover (those that
 //!    exit are restarted and wait for the database in their entrypoint) and the run succeeds;
 //! 6. headless Chromium shows the successful run in the api-server's UI (DOM and screenshot,
-//!    kept under `target/test-artefacts/deploy-compose/`).
+//!    kept under `target/test-artefacts/deploy-compose/`);
+//! 7. in the same daemon, a new stack on Airflow 2.10.5 (`airflow2.yaml`) with RabbitMQ
+//!    (`rabbitmq.yaml`, an image from Debian's `rabbitmq-server`, loopback only) runs a DAG;
+//! 8. the upgrade: Airflow stopped, the image switched to 3.3.2, `up -d`: the worker waits
+//!    because the database is behind, the init service migrates 2 → 3, a run succeeds.
 //!
 //! On failure the compose logs are printed; `docker-compose down -v` and the daemon's stop run
 //! in any case (drop guards). The other test checks the files themselves through
@@ -40,12 +44,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use hangar_testkit::airflow::AIRFLOW_3;
+use hangar_testkit::airflow::{AIRFLOW_2, AIRFLOW_3};
 use hangar_testkit::docker::Dockerd;
 use hangar_testkit::images::{BASE_IMAGE, HOST_CA_BUNDLE, build_lock, ensure_base_image};
 use hangar_testkit::kdc::Kdc;
 use hangar_testkit::servers::free_port;
-use hangar_testkit::service_images::{self, POSTGRES_IMAGE, REDIS_IMAGE};
+use hangar_testkit::service_images::{self, POSTGRES_IMAGE, RABBITMQ_IMAGE, REDIS_IMAGE};
 use hangar_testkit::{cache_dir, require_program};
 use serde_yaml_ng::Value;
 
@@ -54,6 +58,7 @@ use crate::image_checks::{EXTRAS, hangar_base_args};
 
 const AIRFLOW_IMAGE: &str = "hangar-test/airflow-compose:1";
 const SIDECAR_IMAGE: &str = "hangar-test/kerberos-sidecar:1";
+const AIRFLOW2_IMAGE: &str = "hangar-test/airflow-compose:2";
 const HANGAR: &str = env!("CARGO_BIN_EXE_hangar");
 
 /// The services that keep running, with a health check each.
@@ -567,10 +572,10 @@ fn compose_files_require_their_secrets_and_wire_the_stack_as_documented() {
 /// `hangar_testkit::images::constraints_file` resolves Celery 5.7.0, whose
 /// `celery.backends.database` no longer has `retry`, which the Celery provider 3.26.0 (pinned
 /// by Airflow 3.3.2) imports: every Celery component would fail at start.
-fn constraints() -> PathBuf {
+fn constraints(version: &str) -> PathBuf {
     let dir = cache_dir("compose-constraints");
     let file = dir.join(format!(
-        "constraints-{AIRFLOW_3}-postgres_celery_redis-celery56.txt"
+        "constraints-{version}-postgres_celery_redis-celery56.txt"
     ));
     if file.is_file() {
         return file;
@@ -590,7 +595,7 @@ fn constraints() -> PathBuf {
         "pip install of Airflow into a host venv (needs PyPI)",
         Command::new(&pip)
             .args(["install", "-q", "--disable-pip-version-check"])
-            .arg(format!("apache-airflow[{EXTRAS}]=={AIRFLOW_3}"))
+            .arg(format!("apache-airflow[{EXTRAS}]=={version}"))
             .arg("celery<5.7"),
     );
     let frozen = hangar_testkit::run_checked(
@@ -611,14 +616,23 @@ fn constraints() -> PathBuf {
 /// Builds the Airflow image with `hangar build --engine docker` and the PostgreSQL and Redis
 /// images (at the same time: one is mostly downloads), in `daemon`.
 fn build_images(daemon: &Dockerd, work: &Path) {
-    let constraints = constraints();
     std::thread::scope(|s| {
         let services = s.spawn(|| service_images::build(daemon, BASE_IMAGE));
+        build_airflow(daemon, work, AIRFLOW_3, AIRFLOW_IMAGE);
+        services.join().expect("the service images' build panicked");
+    });
+    build_sidecar(daemon, work);
+}
+
+/// Builds Airflow `version` as `tag` with `hangar build --engine docker`.
+fn build_airflow(daemon: &Dockerd, work: &Path, version: &str, tag: &str) {
+    let constraints = constraints(version);
+    {
         let mut args = hangar_base_args(Path::new(HOST_CA_BUNDLE));
         args.extend(
             [
                 "--install-airflow-version",
-                AIRFLOW_3,
+                version,
                 "--extras",
                 EXTRAS,
                 "--disable-mysql-client-installation",
@@ -628,7 +642,7 @@ fn build_images(daemon: &Dockerd, work: &Path) {
                 "--constraints-location",
                 constraints.to_str().unwrap(),
                 "-t",
-                AIRFLOW_IMAGE,
+                tag,
                 "--engine-arg=--network=host",
             ]
             .map(str::to_owned),
@@ -640,12 +654,10 @@ fn build_images(daemon: &Dockerd, work: &Path) {
             .unwrap();
         assert!(
             out.status.success(),
-            "hangar build of the Airflow image failed:\n{}",
+            "hangar build of the Airflow {version} image failed:\n{}",
             text(&out)
         );
-        services.join().expect("the service images' build panicked");
-    });
-    build_sidecar(daemon, work);
+    }
 }
 
 /// The Kerberos refresher's image, from deploy/sidecar/Dockerfile with a kerberos-only hangar,
@@ -708,10 +720,49 @@ struct Stack<'d> {
     project: String,
     vars: BTreeMap<&'static str, String>,
     worker_log_ports: [u16; 2],
+    /// The shipped override files on top of celery.yaml, in order.
+    overrides: Vec<&'static str>,
+}
+
+/// Which of the shipped stacks a [`Stack`] runs.
+struct Variant<'a> {
+    /// The Airflow image.
+    image: &'a str,
+    /// Airflow 2: `airflow2.yaml` and the FAB auth manager (Airflow 3: simple auth manager).
+    airflow2: bool,
+    /// `rabbitmq.yaml`: RabbitMQ instead of Redis.
+    rabbitmq: bool,
+    /// `kerberos.yaml` with this realm.
+    kerberos: Option<&'a Realm>,
+    /// The DAG file.
+    dags: &'a str,
+}
+
+const SIMPLE_AUTH_MANAGER: &str =
+    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager";
+
+/// The test override's `rabbitmq` service: host networking, everything on loopback.
+fn rabbitmq_override() -> String {
+    format!(
+        r#"  rabbitmq:
+    <<: *host
+    environment:
+      # Loopback only: the AMQP listener, epmd and Erlang distribution.
+      RABBITMQ_NODE_IP_ADDRESS: 127.0.0.1
+      ERL_EPMD_PORT: "{epmd_port}"
+      RABBITMQ_DIST_PORT: "{dist_port}"
+    healthcheck:
+      # The AMQP port accepts connections (rabbitmq-diagnostics would start an Erlang node
+      # that listens on every address).
+      test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${{BROKER_PORT}}"]
+"#,
+        epmd_port = free_port(),
+        dist_port = free_port(),
+    )
 }
 
 impl<'d> Stack<'d> {
-    fn new(daemon: &'d Dockerd, realm: &Realm) -> Self {
+    fn new(daemon: &'d Dockerd, variant: &Variant<'_>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("hangar-compose-")
             .tempdir()
@@ -719,11 +770,11 @@ impl<'d> Stack<'d> {
         for sub in ["dags", "plugins", "home"] {
             fs::create_dir(dir.path().join(sub)).unwrap();
         }
-        fs::write(dir.path().join("dags/compose_e2e.py"), DAGS).unwrap();
+        fs::write(dir.path().join("dags/compose_e2e.py"), variant.dags).unwrap();
         let port = || free_port().to_string();
         let mut vars: BTreeMap<&'static str, String> = BTreeMap::new();
         for (k, v) in [
-            ("AIRFLOW_IMAGE", AIRFLOW_IMAGE.to_owned()),
+            ("AIRFLOW_IMAGE", variant.image.to_owned()),
             ("POSTGRES_IMAGE", POSTGRES_IMAGE.to_owned()),
             ("REDIS_IMAGE", REDIS_IMAGE.to_owned()),
             ("AIRFLOW_UID", AIRFLOW_UID.to_owned()),
@@ -734,11 +785,6 @@ impl<'d> Stack<'d> {
             ("AIRFLOW_API_SECRET_KEY", hex(&random_bytes(32))),
             ("AIRFLOW_JWT_SECRET", hex(&random_bytes(32))),
             ("_AIRFLOW_WWW_USER_PASSWORD", hex(&random_bytes(8))),
-            (
-                "AIRFLOW_AUTH_MANAGER",
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-                    .to_owned(),
-            ),
             ("AIRFLOW_API_HOST", "127.0.0.1".to_owned()),
             ("AIRFLOW_API_SERVER_HOST", "127.0.0.1".to_owned()),
             ("AIRFLOW_API_PORT", port()),
@@ -758,18 +804,37 @@ impl<'d> Stack<'d> {
                 format!("{WORKER_GRACE}s"),
             ),
             ("HEALTHCHECK_INTERVAL", "2s".to_owned()),
-            ("KERBEROS_SIDECAR_IMAGE", SIDECAR_IMAGE.to_owned()),
-            ("KERBEROS_PRINCIPAL", realm.principal.clone()),
-            ("KRB5_CONF", realm.kdc.krb5_config().display().to_string()),
-            ("KERBEROS_KEYTAB", realm.keytab.display().to_string()),
         ] {
             vars.insert(k, v);
         }
-        let mut env = String::new();
-        for (k, v) in &vars {
-            let _ = writeln!(env, "{k}={v}");
+        let mut overrides = Vec::new();
+        if variant.airflow2 {
+            overrides.push("airflow2.yaml");
+        } else {
+            vars.insert("AIRFLOW_AUTH_MANAGER", SIMPLE_AUTH_MANAGER.to_owned());
         }
-        fs::write(dir.path().join(".env"), env).unwrap();
+        if variant.rabbitmq {
+            overrides.push("rabbitmq.yaml");
+            for (k, v) in [
+                ("RABBITMQ_IMAGE", RABBITMQ_IMAGE),
+                ("BROKER_SCHEME", "amqp"),
+                ("BROKER_USER", "airflow"),
+                ("BROKER_PATH", ""),
+            ] {
+                vars.insert(k, v.to_owned());
+            }
+        }
+        if let Some(realm) = variant.kerberos {
+            overrides.push("kerberos.yaml");
+            for (k, v) in [
+                ("KERBEROS_SIDECAR_IMAGE", SIDECAR_IMAGE.to_owned()),
+                ("KERBEROS_PRINCIPAL", realm.principal.clone()),
+                ("KRB5_CONF", realm.kdc.krb5_config().display().to_string()),
+                ("KERBEROS_KEYTAB", realm.keytab.display().to_string()),
+            ] {
+                vars.insert(k, v);
+            }
+        }
         let worker2_port = free_port();
         let worker_log_ports = [
             vars["AIRFLOW_WORKER_LOG_SERVER_PORT"].parse().unwrap(),
@@ -795,8 +860,7 @@ services:
   airflow-dag-processor: *host
   airflow-triggerer: *host
   airflow-flower: *host
-  airflow-kerberos: *host
-  airflow-worker:
+{kerberos}{rabbitmq}  airflow-worker:
     <<: *host
     hostname: {h1}
     environment:
@@ -816,17 +880,64 @@ services:
 "#,
             h1 = WORKERS[0].1,
             h2 = WORKERS[1].1,
+            kerberos = if variant.kerberos.is_some() {
+                "  airflow-kerberos: *host\n"
+            } else {
+                ""
+            },
+            rabbitmq = if variant.rabbitmq {
+                rabbitmq_override()
+            } else {
+                String::new()
+            },
             celery = compose_dir().join("celery.yaml").display(),
         );
         fs::write(dir.path().join("host-network.yaml"), override_yaml).unwrap();
         let project = format!("hangar-e2e-{}", std::process::id());
-        Stack {
+        let stack = Stack {
             daemon,
             dir,
             project,
             vars,
             worker_log_ports,
+            overrides,
+        };
+        stack.write_env();
+        stack
+    }
+
+    /// The stack's variables as its `.env`.
+    fn write_env(&self) {
+        let mut env = String::new();
+        for (k, v) in &self.vars {
+            let _ = writeln!(env, "{k}={v}");
         }
+        fs::write(self.dir.path().join(".env"), env).unwrap();
+    }
+
+    /// From Airflow 2 to the Airflow 3 image `image`, as an operator upgrades: the new image,
+    /// no `airflow2.yaml`, the auth manager of an image without FAB. `up -d` then applies it.
+    fn upgrade_to_airflow3(&mut self, image: &str) {
+        self.vars.insert("AIRFLOW_IMAGE", image.to_owned());
+        self.vars
+            .insert("AIRFLOW_AUTH_MANAGER", SIMPLE_AUTH_MANAGER.to_owned());
+        self.overrides.retain(|f| *f != "airflow2.yaml");
+        self.write_env();
+    }
+
+    /// The services of this variant that keep running.
+    fn running(&self) -> Vec<&'static str> {
+        RUNNING
+            .iter()
+            .copied()
+            .filter(|s| *s != "airflow-kerberos" || self.overrides.contains(&"kerberos.yaml"))
+            .chain(
+                self.overrides
+                    .contains(&"rabbitmq.yaml")
+                    .then_some("rabbitmq"),
+            )
+            .filter(|s| *s != "redis" || !self.overrides.contains(&"rabbitmq.yaml"))
+            .collect()
     }
 
     fn var(&self, name: &str) -> &str {
@@ -839,10 +950,11 @@ services:
             .arg("--project-directory")
             .arg(self.dir.path())
             .arg("-f")
-            .arg(compose_dir().join("celery.yaml"))
-            .arg("-f")
-            .arg(compose_dir().join("kerberos.yaml"))
-            .arg("-f")
+            .arg(compose_dir().join("celery.yaml"));
+        for file in &self.overrides {
+            cmd.arg("-f").arg(compose_dir().join(file));
+        }
+        cmd.arg("-f")
             .arg(self.dir.path().join("host-network.yaml"))
             .arg("--env-file")
             .arg(self.dir.path().join(".env"));
@@ -1145,7 +1257,16 @@ fn celery_stack_runs_end_to_end_on_two_workers() {
 
     // 1. Up: init migrates and exits 0, everything turns healthy.
     let realm = Realm::new(work.path());
-    let stack = Stack::new(&daemon, &realm);
+    let stack = Stack::new(
+        &daemon,
+        &Variant {
+            image: AIRFLOW_IMAGE,
+            airflow2: false,
+            rabbitmq: false,
+            kerberos: Some(&realm),
+            dags: DAGS,
+        },
+    );
     stack.ok(&["up", "-d"]);
     assert_eq!(
         stack.state("airflow-init"),
@@ -1155,7 +1276,7 @@ fn celery_stack_runs_end_to_end_on_two_workers() {
     );
     let init = stack.logs("airflow-init");
     assert!(init.contains("Database migration done"), "{init}");
-    stack.wait_healthy(&RUNNING, Duration::from_secs(180));
+    stack.wait_healthy(&stack.running(), Duration::from_secs(180));
     step("1. stack up and healthy");
     let networks = daemon.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert_eq!(
@@ -1410,7 +1531,7 @@ fn celery_stack_runs_end_to_end_on_two_workers() {
     );
     stack.ok(&["start", "postgres"]);
     stack.wait_run_success("outage-1", Duration::from_secs(180));
-    stack.wait_healthy(&RUNNING, Duration::from_secs(180));
+    stack.wait_healthy(&stack.running(), Duration::from_secs(180));
     // A component that exits is started again by compose; its entrypoint then waits for the
     // database (silently when it is already back). At least one waited while it was down.
     let mut restarts = Vec::new();
@@ -1484,4 +1605,119 @@ fn celery_stack_runs_end_to_end_on_two_workers() {
     step("6. the UI shows the run as successful");
     drop(stack);
     step("stack removed");
+
+    airflow2_on_rabbitmq_then_upgraded(&daemon, work.path(), &step);
+}
+
+/// DAGs that parse on Airflow 2 and 3.
+const PORTABLE_DAGS: &str = r#""""DAGs of hangar's compose upgrade test (Airflow 2 and 3)."""
+
+import socket
+from datetime import datetime
+
+try:
+    from airflow.sdk import dag, task
+except ImportError:
+    from airflow.decorators import dag, task
+
+
+@task
+def hello() -> str:
+    return socket.gethostname()
+
+
+@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False, is_paused_upon_creation=False)
+def compose_portable():
+    for i in range(2):
+        hello.override(task_id=f"hello_{i}")()
+
+
+compose_portable()
+"#;
+
+/// Step 7: Airflow 2.10 with RabbitMQ (`airflow2.yaml`, `rabbitmq.yaml`), a DAG run succeeds.
+/// Step 8: the same stack (same database volume) moved to the Airflow 3 image; the worker,
+/// which does not depend on the init service, waits because the database is behind its
+/// Airflow; the init service migrates 2 → 3; everything turns healthy and a run succeeds.
+fn airflow2_on_rabbitmq_then_upgraded(daemon: &Dockerd, work: &Path, step: &dyn Fn(&str)) {
+    std::thread::scope(|s| {
+        let rabbit = s.spawn(|| service_images::build_rabbitmq(daemon, BASE_IMAGE));
+        build_airflow(daemon, work, AIRFLOW_2, AIRFLOW2_IMAGE);
+        rabbit.join().expect("the RabbitMQ image's build panicked");
+    });
+    step("7. Airflow 2 and RabbitMQ images built");
+    let mut stack = Stack::new(
+        daemon,
+        &Variant {
+            image: AIRFLOW2_IMAGE,
+            airflow2: true,
+            rabbitmq: true,
+            kerberos: None,
+            dags: PORTABLE_DAGS,
+        },
+    );
+    stack.ok(&["up", "-d"]);
+    assert_eq!(
+        stack.state("airflow-init"),
+        "exited 0",
+        "the init service: {}",
+        stack.logs("airflow-init")
+    );
+    stack.wait_healthy(&stack.running(), Duration::from_secs(240));
+    let version = stack.ok(&["exec", "-T", "airflow-scheduler", "airflow", "version"]);
+    assert!(version.trim().ends_with(AIRFLOW_2), "{version}");
+    let broker = Stack::listeners(stack.var("BROKER_PORT"));
+    assert!(
+        !broker.is_empty() && broker.iter().all(|a| a.starts_with("127.0.0.1:")),
+        "RabbitMQ serves AMQP on 127.0.0.1 only: {broker:?}"
+    );
+    wait_for(
+        "the DAG is parsed and unpaused",
+        Duration::from_secs(120),
+        Duration::from_secs(1),
+        || match stack
+            .sql("select count(*) from dag where dag_id = 'compose_portable' and not is_paused")
+        {
+            Ok(n) if n == "1" => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    stack.trigger("compose_portable", "airflow2-1");
+    stack.wait_run_success("airflow2-1", Duration::from_secs(180));
+    step("7. a run succeeded on Airflow 2 with RabbitMQ");
+
+    // The upgrade as documented: stop Airflow (the database and broker stay up), switch the
+    // image, `up -d`. A migration while the old components still hold locks deadlocks.
+    let mut stop = vec!["stop"];
+    stop.extend(COMPONENTS);
+    stack.ok(&stop);
+    stack.upgrade_to_airflow3(AIRFLOW_IMAGE);
+    stack.ok(&["up", "-d", "--remove-orphans"]);
+    assert_eq!(
+        stack.state("airflow-init"),
+        "exited 0",
+        "the init service migrated to Airflow 3: {}",
+        stack.logs("airflow-init")
+    );
+    stack.wait_healthy(&stack.running(), Duration::from_secs(300));
+    let worker = stack.logs("airflow-worker");
+    assert!(
+        worker
+            .lines()
+            .any(|l| l.contains("hangar:") && l.contains("behind Airflow")),
+        "the upgraded worker waited for the migration: {worker}"
+    );
+    let version = stack.ok(&["exec", "-T", "airflow-scheduler", "airflow", "version"]);
+    assert!(version.trim().ends_with(AIRFLOW_3), "{version}");
+    stack.trigger("compose_portable", "airflow3-1");
+    stack.wait_run_success("airflow3-1", Duration::from_secs(180));
+    let runs = stack
+        .sql("select run_id, state from dag_run where dag_id = 'compose_portable' order by run_id")
+        .unwrap();
+    assert_eq!(
+        runs, "airflow2-1|success\nairflow3-1|success",
+        "the Airflow 2 run survived the upgrade"
+    );
+    step("8. upgraded to Airflow 3: the worker waited for the migration, a run succeeded");
+    drop(stack);
 }
