@@ -14,15 +14,14 @@
 //! # let _ = status;
 //! ```
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use crate::servers::common::spawn_child;
+use crate::servers::common::spawn_logged;
 
 /// A running command in its own process group.
 pub struct Daemon {
@@ -33,18 +32,10 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `cmd` (stdin closed, stdout and stderr appended to `log`) in a new process group.
-    pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Daemon {
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap_or_else(|e| panic!("cannot open log {}: {e}", log.display()));
-        let err = out.try_clone().expect("clone log file");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = spawn_child(cmd).unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    pub fn spawn(name: &str, cmd: Command, log: &Path) -> Daemon {
         Daemon {
             name: name.to_owned(),
-            child,
+            child: spawn_logged(name, cmd, log),
             log: log.to_owned(),
         }
     }

@@ -131,6 +131,21 @@ impl Dockerd {
         fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
     }
 
+    /// `docker build` of `context` with the daemon's BuildKit, `BASE_IMAGE=base`, RUN steps on
+    /// the host's network (apt reaches the Debian mirror); `args` add the target, tag,
+    /// Dockerfile. Panics with the output, naming `what`, when the build fails.
+    pub fn build_on(&self, what: &str, base: &str, args: &[&str], context: &Path) {
+        crate::run_checked(
+            &format!("docker build of {what}"),
+            self.client()
+                .env("DOCKER_BUILDKIT", "1")
+                .args(["build", "--progress", "plain", "--network", "host"])
+                .args(["--build-arg", &format!("BASE_IMAGE={base}")])
+                .args(args)
+                .arg(context),
+        );
+    }
+
     /// Debian's client talking to this daemon (`DOCKER_HOST` set).
     pub fn client(&self) -> Command {
         let mut cmd = Command::new(DEBIAN_CLIENT);

@@ -25,7 +25,6 @@
 use std::fs;
 
 use crate::docker::Dockerd;
-use crate::run_checked;
 
 /// The PostgreSQL 15 image's tag.
 pub const POSTGRES_IMAGE: &str = "hangar-test/postgres:15";
@@ -135,15 +134,11 @@ pub fn build(daemon: &Dockerd, base: &str) {
     )
     .expect("write the postgres entrypoint");
     for (target, tag) in [("postgres", POSTGRES_IMAGE), ("redis", REDIS_IMAGE)] {
-        run_checked(
-            &format!("docker build of the {target} service image"),
-            daemon
-                .client()
-                .env("DOCKER_BUILDKIT", "1")
-                .args(["build", "--progress", "plain", "--network", "host"])
-                .args(["--build-arg", &format!("BASE_IMAGE={base}")])
-                .args(["--target", target, "-t", tag])
-                .arg(ctx.path()),
+        daemon.build_on(
+            &format!("the {target} service image"),
+            base,
+            &["--target", target, "-t", tag],
+            ctx.path(),
         );
     }
 }
@@ -163,14 +158,10 @@ pub fn build_rabbitmq(daemon: &Dockerd, base: &str) {
         RABBITMQ_ENTRYPOINT,
     )
     .expect("write the RabbitMQ entrypoint");
-    run_checked(
-        "docker build of the RabbitMQ service image",
-        daemon
-            .client()
-            .env("DOCKER_BUILDKIT", "1")
-            .args(["build", "--progress", "plain", "--network", "host"])
-            .args(["--build-arg", &format!("BASE_IMAGE={base}")])
-            .args(["-t", RABBITMQ_IMAGE])
-            .arg(ctx.path()),
+    daemon.build_on(
+        "the RabbitMQ service image",
+        base,
+        &["-t", RABBITMQ_IMAGE],
+        ctx.path(),
     );
 }

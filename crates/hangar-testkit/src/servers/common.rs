@@ -88,6 +88,19 @@ pub(crate) fn spawn_child(mut cmd: Command) -> std::io::Result<Child> {
     reply_rx.recv().expect("spawner thread is gone")
 }
 
+/// Starts `cmd` with [`spawn_child`] (its own process group, killed with the test process),
+/// stdin closed, stdout and stderr appended to `log`. Panics naming `name` when it cannot.
+pub(crate) fn spawn_logged(name: &str, mut cmd: Command, log: &Path) -> Child {
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("cannot open log {}: {e}", log.display()));
+    let err = out.try_clone().expect("clone log file");
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    spawn_child(cmd).unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+}
+
 /// A running child process group with its log file.
 pub(super) struct Proc {
     name: String,
@@ -98,18 +111,10 @@ pub(super) struct Proc {
 }
 
 impl Proc {
-    pub(super) fn spawn(name: &str, mut cmd: Command, log: &Path, stop_signal: Signal) -> Proc {
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap_or_else(|e| panic!("cannot open log {}: {e}", log.display()));
-        let err = out.try_clone().expect("clone log file");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = spawn_child(cmd).unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    pub(super) fn spawn(name: &str, cmd: Command, log: &Path, stop_signal: Signal) -> Proc {
         Proc {
             name: name.to_owned(),
-            child,
+            child: spawn_logged(name, cmd, log),
             log: log.to_owned(),
             stop_signal,
         }

@@ -627,37 +627,35 @@ fn build_images(daemon: &Dockerd, work: &Path) {
 /// Builds Airflow `version` as `tag` with `hangar build --engine docker`.
 fn build_airflow(daemon: &Dockerd, work: &Path, version: &str, tag: &str) {
     let constraints = constraints(version);
-    {
-        let mut args = hangar_base_args(Path::new(HOST_CA_BUNDLE));
-        args.extend(
-            [
-                "--install-airflow-version",
-                version,
-                "--extras",
-                EXTRAS,
-                "--disable-mysql-client-installation",
-                // `klist`, for the Kerberos worker's task.
-                "--additional-runtime-apt-deps",
-                "krb5-user",
-                "--constraints-location",
-                constraints.to_str().unwrap(),
-                "-t",
-                tag,
-                "--engine-arg=--network=host",
-            ]
-            .map(str::to_owned),
-        );
-        let out = docker_build(work, daemon)
-            .args(["--engine", "docker"])
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "hangar build of the Airflow {version} image failed:\n{}",
-            text(&out)
-        );
-    }
+    let mut args = hangar_base_args(Path::new(HOST_CA_BUNDLE));
+    args.extend(
+        [
+            "--install-airflow-version",
+            version,
+            "--extras",
+            EXTRAS,
+            "--disable-mysql-client-installation",
+            // `klist`, for the Kerberos worker's task.
+            "--additional-runtime-apt-deps",
+            "krb5-user",
+            "--constraints-location",
+            constraints.to_str().unwrap(),
+            "-t",
+            tag,
+            "--engine-arg=--network=host",
+        ]
+        .map(str::to_owned),
+    );
+    let out = docker_build(work, daemon)
+        .args(["--engine", "docker"])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hangar build of the Airflow {version} image failed:\n{}",
+        text(&out)
+    );
 }
 
 /// The Kerberos refresher's image, from deploy/sidecar/Dockerfile with a kerberos-only hangar,
@@ -671,16 +669,18 @@ fn build_sidecar(daemon: &Dockerd, work: &Path) {
     )
     .unwrap();
     let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/sidecar/Dockerfile");
-    hangar_testkit::run_checked(
-        "docker build of the Kerberos sidecar image",
-        daemon
-            .client()
-            .env("DOCKER_BUILDKIT", "1")
-            .args(["build", "--progress", "plain", "--network", "host"])
-            .args(["--build-arg", &format!("BASE_IMAGE={BASE_IMAGE}")])
-            .args(["--target", "kerberos-sidecar", "-t", SIDECAR_IMAGE, "-f"])
-            .arg(&dockerfile)
-            .arg(&ctx),
+    daemon.build_on(
+        "the Kerberos sidecar image",
+        BASE_IMAGE,
+        &[
+            "--target",
+            "kerberos-sidecar",
+            "-t",
+            SIDECAR_IMAGE,
+            "-f",
+            dockerfile.to_str().unwrap(),
+        ],
+        &ctx,
     );
 }
 
