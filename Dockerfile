@@ -15,8 +15,9 @@
 #
 # Every build arg is documented in docs/build-args.md. Secrets are never build args: mount a
 # CA bundle with `--secret id=hangar-ca,src=FILE`, a private index config with
-# `--secret id=pip-conf,src=pip.conf`, credentials with `--secret id=netrc,src=FILE`; they are
-# used by the build-stage steps and reach no layer. pip's and uv's downloads (and the pinned uv
+# `--secret id=pip-conf,src=pip.conf`, credentials with `--secret id=netrc,src=FILE`, index
+# URLs (which may carry a token) with `--secret id=pip-index-url` / `id=pip-extra-index-url`
+# (files holding the URLs); they are used by the build-stage steps and reach no layer. pip's and uv's downloads (and the pinned uv
 # itself, when AIRFLOW_USE_UV=true) live in a build cache mount keyed per Python version and
 # architecture, so rebuilds download nothing twice and no cache reaches a layer. Works on
 # buildah 1.28 and BuildKit: no heredocs, no COPY --link, no SHELL; the logic lives in
@@ -67,7 +68,7 @@ COPY ${DOCKER_CONTEXT_FILES} /docker-context-files
 # key cached layers on bind-mount contents; a new hangar reuses this stage's layers).
 FROM ${PYTHON_BASE_IMAGE} AS airflow-build-image
 ARG INSTALL_MYSQL_CLIENT INSTALL_POSTGRES_CLIENT INSTALL_MSSQL_CLIENT DEV_APT_DEPS="" ADDITIONAL_DEV_APT_DEPS="" \
-    DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_ENV=""
+    DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_ENV="" ADDITIONAL_DEV_ENV_VARS=""
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca \
     hangar install apt dev
@@ -82,6 +83,7 @@ ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_VERSION AIRFLOW_EXTRAS ADDITIONAL_AIRFLOW
 COPY ${AIRFLOW_SOURCES_FROM} ${AIRFLOW_SOURCES_TO}
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
+    --mount=type=secret,id=pip-index-url --mount=type=secret,id=pip-extra-index-url \
     --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
     --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/var/cache/hangar \
     hangar install airflow
@@ -98,6 +100,7 @@ ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_USER_HOME_DIR ADDITIONAL_PIP_INSTALL_FLAG
     CASS_DRIVER_BUILD_CONCURRENCY="8" TARGETARCH ADDITIONAL_PYTHON_DEPS=""
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
+    --mount=type=secret,id=pip-index-url --mount=type=secret,id=pip-extra-index-url \
     --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
     --mount=type=cache,id=hangar-downloads-${PYTHON_MAJOR_MINOR_VERSION}-${TARGETARCH},target=/var/cache/hangar \
     hangar install additional --layer /hangar-layer
@@ -106,7 +109,8 @@ RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hanga
 FROM ${PYTHON_BASE_IMAGE} AS main
 ARG AIRFLOW_HOME AIRFLOW_UID AIRFLOW_GID AIRFLOW_USER_HOME_DIR AIRFLOW_VERSION PYTHON_MAJOR_MINOR_VERSION \
     INSTALL_MYSQL_CLIENT INSTALL_POSTGRES_CLIENT INSTALL_MSSQL_CLIENT RUNTIME_APT_DEPS="" ADDITIONAL_RUNTIME_APT_DEPS="" \
-    RUNTIME_APT_COMMAND="" ADDITIONAL_RUNTIME_APT_COMMAND="" ADDITIONAL_RUNTIME_APT_ENV=""
+    RUNTIME_APT_COMMAND="" ADDITIONAL_RUNTIME_APT_COMMAND="" ADDITIONAL_RUNTIME_APT_ENV="" \
+    ADDITIONAL_RUNTIME_ENV_VARS=""
 ENV LANG=C.UTF-8 LC_ALL=C.UTF-8 AIRFLOW_HOME=${AIRFLOW_HOME} AIRFLOW_UID=${AIRFLOW_UID} \
     AIRFLOW_USER_HOME_DIR=${AIRFLOW_USER_HOME_DIR} AIRFLOW_VERSION=${AIRFLOW_VERSION} \
     PYTHON_MAJOR_MINOR_VERSION=${PYTHON_MAJOR_MINOR_VERSION} VIRTUAL_ENV=${AIRFLOW_USER_HOME_DIR}/.local \

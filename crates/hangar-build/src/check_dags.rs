@@ -140,6 +140,8 @@ pub fn runner(
         image: String::new(),
         mounts: Vec::new(),
         argv: Vec::new(),
+        user: None,
+        env: Vec::new(),
     }
 }
 

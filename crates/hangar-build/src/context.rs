@@ -51,6 +51,32 @@ pub struct ContextPlan {
     /// A local Airflow source tree (its contents) or distribution file (the file itself)
     /// copied into `airflow-sources/`.
     pub airflow_sources: Option<PathBuf>,
+    /// Secrets hangar writes itself (an index URL given as a flag), outside the context.
+    pub generated_secrets: Vec<GeneratedSecret>,
+}
+
+/// A secret whose contents hangar writes: `<work>/secrets/<id>` (mode 0600, outside the
+/// context), mounted like a secret file. Its `Debug` never shows the contents.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GeneratedSecret {
+    pub id: String,
+    pub contents: String,
+}
+
+impl std::fmt::Debug for GeneratedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GeneratedSecret {{ id: {:?}, contents: <hidden> }}",
+            self.id
+        )
+    }
+}
+
+/// Where a generated secret is written in the work directory.
+#[must_use]
+pub fn generated_secret_path(work: &Path, id: &str) -> PathBuf {
+    work.join("secrets").join(id)
 }
 
 /// Errors assembling the context.
@@ -179,6 +205,13 @@ pub fn assemble(plan: &ContextPlan, binaries: &Binaries) -> Result<Assembled, Co
         }
     }
 
+    for secret in &plan.generated_secrets {
+        write_secret(
+            &generated_secret_path(dir.path(), &secret.id),
+            &secret.contents,
+        )?;
+    }
+
     let iidfile = dir.path().join("image-id");
     Ok(Assembled {
         dir,
@@ -186,6 +219,30 @@ pub fn assemble(plan: &ContextPlan, binaries: &Binaries) -> Result<Assembled, Co
         dockerfile,
         iidfile,
     })
+}
+
+/// Writes `contents` to `path` readable by its owner only (the folder too).
+fn write_secret(path: &Path, contents: &str) -> Result<(), ContextError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    let err = |source| ContextError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
+        .map_err(err)
 }
 
 /// A hard link is free; across file systems it falls back to a copy.
@@ -265,6 +322,7 @@ mod tests {
             context_files: None,
             extra_context_files: vec![],
             airflow_sources: None,
+            generated_secrets: Vec::new(),
         };
         let binaries = Binaries(vec![(Arch::Amd64, amd), (Arch::Arm64, arm)]);
         let a = assemble(&plan, &binaries).unwrap();
@@ -281,6 +339,38 @@ mod tests {
         // The image compiles hangar: no binary, the folder is still there.
         let a = assemble(&plan, &Binaries::default()).unwrap();
         assert!(a.context.join(HANGAR_BINARY_DIR).is_dir());
+    }
+
+    #[test]
+    fn generated_secrets_are_private_and_outside_the_context() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let plan = ContextPlan {
+            dockerfile: DockerfileSource::Embedded,
+            context_files: None,
+            extra_context_files: Vec::new(),
+            airflow_sources: None,
+            generated_secrets: vec![GeneratedSecret {
+                id: "pip-index-url".into(),
+                contents: "https://u:tok@idx/simple".into(),
+            }],
+        };
+        assert!(!format!("{plan:?}").contains("tok"), "{plan:?}");
+        let a = assemble(&plan, &Binaries::default()).unwrap();
+        let path = generated_secret_path(a.work_dir(), "pip-index-url");
+        assert!(!path.starts_with(&a.context));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "https://u:tok@idx/simple"
+        );
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        let work = a.work_dir().to_path_buf();
+        drop(a);
+        assert!(
+            !work.exists(),
+            "the secret is removed with the work directory"
+        );
     }
 
     #[test]
@@ -306,6 +396,7 @@ mod tests {
             context_files: Some(files),
             extra_context_files: vec![constraints],
             airflow_sources: Some(tree),
+            generated_secrets: Vec::new(),
         };
         let a = assemble(&plan, &native(&exe)).unwrap();
         let c = &a.context;
@@ -348,6 +439,7 @@ mod tests {
             context_files: None,
             extra_context_files: vec![],
             airflow_sources: None,
+            generated_secrets: Vec::new(),
         };
         let a = assemble(&plan, &native(&exe)).unwrap();
         assert_eq!(
@@ -370,6 +462,7 @@ mod tests {
             context_files: None,
             extra_context_files: vec![],
             airflow_sources: Some(wheel),
+            generated_secrets: Vec::new(),
         };
         let a = assemble(&plan, &native(&exe)).unwrap();
         let copied = a
@@ -389,6 +482,7 @@ mod tests {
             context_files: Some(src.path().join("nope")),
             extra_context_files: vec![],
             airflow_sources: None,
+            generated_secrets: Vec::new(),
         };
         let err = assemble(&plan, &native(&exe)).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");

@@ -22,6 +22,10 @@ pub struct InImage {
     pub mounts: Vec<(PathBuf, String)>,
     /// Program and arguments; the image's entrypoint is not used.
     pub argv: Vec<String>,
+    /// `user[:group]` to run as instead of the image's user.
+    pub user: Option<String>,
+    /// Variables set on top of the image's environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// Errors running a program in an image.
@@ -49,6 +53,20 @@ fn global(x: &InImage) -> Vec<OsString> {
     crate::engine::program_argv(x.engine, x.storage_driver.as_deref())
 }
 
+/// `--user` and `--env` of every engine (the same flags for `run` and `buildah run`).
+fn user_and_env(x: &InImage) -> Vec<OsString> {
+    let mut a = Vec::new();
+    if let Some(user) = &x.user {
+        a.push("--user".into());
+        a.push(user.into());
+    }
+    for (k, v) in &x.env {
+        a.push("--env".into());
+        a.push(format!("{k}={v}").into());
+    }
+    a
+}
+
 fn volume(host: &std::path::Path, target: &str) -> OsString {
     let mut v = OsString::from(host);
     v.push(format!(":{target}:ro"));
@@ -63,6 +81,7 @@ pub fn run_argv(x: &InImage) -> Vec<OsString> {
     if x.engine == Engine::Podman {
         a.push("--pull=never".into());
     }
+    a.extend(user_and_env(x));
     for (host, target) in &x.mounts {
         a.push("-v".into());
         a.push(volume(host, target));
@@ -94,6 +113,7 @@ pub fn buildah_run_argv(x: &InImage, name: &str) -> Vec<OsString> {
         a.push("--isolation".into());
         a.push(i.into());
     }
+    a.extend(user_and_env(x));
     for (host, target) in &x.mounts {
         a.push("-v".into());
         a.push(volume(host, target));
@@ -211,6 +231,8 @@ mod tests {
             image: "my/airflow:1".into(),
             mounts: vec![(PathBuf::from("/home/me/dags"), "/hangar-dags".into())],
             argv: vec!["python".into(), "-c".into(), "print(1)".into()],
+            user: None,
+            env: Vec::new(),
         }
     }
 
@@ -231,6 +253,27 @@ mod tests {
             line(&run_argv(&x(Engine::Podman))),
             "podman --storage-driver vfs run --rm --network host --pull=never -v /home/me/dags:/hangar-dags:ro \
              --entrypoint python my/airflow:1 -c print(1)"
+        );
+    }
+
+    #[test]
+    fn user_and_variables_reach_every_engine() {
+        for engine in [Engine::Docker(DockerClient::Embedded), Engine::Podman] {
+            let mut y = x(engine);
+            y.user = Some("12345:0".into());
+            y.env = vec![("CONNECTION_CHECK_MAX_COUNT".into(), "0".into())];
+            assert!(
+                line(&run_argv(&y))
+                    .contains(" --user 12345:0 --env CONNECTION_CHECK_MAX_COUNT=0 -v "),
+                "{}",
+                line(&run_argv(&y))
+            );
+        }
+        let mut b = x(Engine::Buildah);
+        b.user = Some("0:0".into());
+        assert_eq!(
+            line(&buildah_run_argv(&b, "w1")),
+            "buildah --storage-driver vfs run --isolation chroot --user 0:0 -v /home/me/dags:/hangar-dags:ro w1 -- python -c print(1)"
         );
     }
 

@@ -267,6 +267,17 @@ fn prepared_invocation(
     let (dockerfile, context, iidfile) = paths;
     let mut inv = plan.invocation(engine, dockerfile, context, iidfile);
     inv.spec.build_args.extend(extend_args);
+    // Generated secrets live in the work directory, beside (never in) the context.
+    let work = context.parent().unwrap_or(context);
+    inv.spec.secrets.extend(
+        plan.context
+            .generated_secrets
+            .iter()
+            .map(|g| engine::SecretFile {
+                id: g.id.clone(),
+                src: context::generated_secret_path(work, &g.id),
+            }),
+    );
     let deferred = if plan.check_dags {
         std::mem::take(&mut inv.spec.tags)
     } else {

@@ -326,7 +326,7 @@ static CATALOGUE: &[BuildArg] = &[
         "",
         Build,
         Current,
-        "Shell command run after `DEV_APT_COMMAND`.",
+        "Shell command run after `DEV_APT_COMMAND`; a leading `&&` (the seed's form) is dropped.",
     ),
     arg(
         "ADDITIONAL_DEV_APT_ENV",
@@ -334,6 +334,15 @@ static CATALOGUE: &[BuildArg] = &[
         Build,
         Current,
         "Space-separated `KEY=VALUE` pairs set for the build-stage apt commands (e.g. `ACCEPT_EULA=Y`).",
+    ),
+    arg(
+        "ADDITIONAL_DEV_ENV_VARS",
+        "",
+        Build,
+        Status::Legacy {
+            replaced_by: "ADDITIONAL_DEV_APT_ENV",
+        },
+        "The seed's name of `ADDITIONAL_DEV_APT_ENV`; its pairs are added to that arg's.",
     ),
     arg(
         "RUNTIME_APT_DEPS",
@@ -361,7 +370,7 @@ static CATALOGUE: &[BuildArg] = &[
         "",
         Final,
         Current,
-        "Shell command run after `RUNTIME_APT_COMMAND`.",
+        "Shell command run after `RUNTIME_APT_COMMAND`; a leading `&&` (the seed's form) is dropped.",
     ),
     arg(
         "ADDITIONAL_RUNTIME_APT_ENV",
@@ -369,6 +378,15 @@ static CATALOGUE: &[BuildArg] = &[
         Final,
         Current,
         "Space-separated `KEY=VALUE` pairs set for the final-stage apt commands.",
+    ),
+    arg(
+        "ADDITIONAL_RUNTIME_ENV_VARS",
+        "",
+        Final,
+        Status::Legacy {
+            replaced_by: "ADDITIONAL_RUNTIME_APT_ENV",
+        },
+        "The seed's name of `ADDITIONAL_RUNTIME_APT_ENV`; its pairs are added to that arg's.",
     ),
     arg(
         "INSTALL_MYSQL_CLIENT",
@@ -484,7 +502,8 @@ mod tests {
             CASS_DRIVER_BUILD_CONCURRENCY, INSTALL_MYSQL_CLIENT, AIRFLOW_INSTALL_SOURCES, AIRFLOW_INSTALL_VERSION, \
             SLUGIFY_USES_TEXT_UNIDECODE, AIRFLOW_WWW, AIRFLOW_SOURCES_FROM, AIRFLOW_SOURCES_TO, \
             AIRFLOW_CONSTRAINTS_LOCATION, AIRFLOW_INSTALLATION_METHOD, INSTALL_DISTRIBUTIONS_FROM_CONTEXT, \
-            DOCKER_CONTEXT_FILES, ADDITIONAL_PIP_INSTALL_FLAGS, INSTALL_POSTGRES_CLIENT, INSTALL_MSSQL_CLIENT";
+            DOCKER_CONTEXT_FILES, ADDITIONAL_PIP_INSTALL_FLAGS, INSTALL_POSTGRES_CLIENT, INSTALL_MSSQL_CLIENT, \
+            ADDITIONAL_DEV_ENV_VARS, ADDITIONAL_RUNTIME_ENV_VARS";
         for name in names.split(',').map(str::trim) {
             assert!(find(name).is_some(), "{name} missing from the catalogue");
         }

@@ -1,6 +1,12 @@
 //! Credential detection: build args are recorded in the image history, so a value that
 //! looks like it carries a secret is refused, and values shown in errors and logs are masked.
 
+/// Said when the context files hold a `.pypirc` and nothing else configures pip's index: the
+/// seed's file is read by upload tools (twine), never by pip or uv.
+pub const PYPIRC_ONLY_WARNING: &str = "docker-context-files/.pypirc is read by upload tools such as twine, not by pip or uv, \
+     so the build uses the default index; put the index in docker-context-files/pip.conf \
+     (`[global]` `index-url = ...`) or pass --pip-conf / --pip-index-url";
+
 /// True when `value` looks like it carries a credential: a URL with `user:password@`, a
 /// `token=`/`password=`-style assignment, an `Authorization`/bearer header, or a well-known
 /// token prefix.

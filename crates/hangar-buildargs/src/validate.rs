@@ -72,7 +72,10 @@ fn kind_of(name: &str) -> Option<Kind> {
         | "ADDITIONAL_DEV_APT_DEPS"
         | "RUNTIME_APT_DEPS"
         | "ADDITIONAL_RUNTIME_APT_DEPS" => AptPackages,
-        "ADDITIONAL_DEV_APT_ENV" | "ADDITIONAL_RUNTIME_APT_ENV" => AptEnv,
+        "ADDITIONAL_DEV_APT_ENV"
+        | "ADDITIONAL_RUNTIME_APT_ENV"
+        | "ADDITIONAL_DEV_ENV_VARS"
+        | "ADDITIONAL_RUNTIME_ENV_VARS" => AptEnv,
         "DEV_APT_COMMAND"
         | "ADDITIONAL_DEV_APT_COMMAND"
         | "RUNTIME_APT_COMMAND"

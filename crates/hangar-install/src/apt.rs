@@ -123,6 +123,14 @@ pub fn env(i: &AptInputs) -> Vec<(String, String)> {
     env
 }
 
+/// An `*_APT_COMMAND` as `sh -c` runs it: upstream's Dockerfile appended the additional
+/// commands to its own with `&&`, so the seed writes them starting with `&&`; that leading
+/// `&&` is dropped (a command given without one runs as written).
+fn shell_command(c: &str) -> String {
+    let c = c.trim();
+    c.strip_prefix("&&").unwrap_or(c).trim().to_owned()
+}
+
 /// All commands of the step, in order.
 pub fn commands(stage: Stage, i: &AptInputs) -> Vec<Cmd> {
     let env = env(i);
@@ -133,8 +141,9 @@ pub fn commands(stage: Stage, i: &AptInputs) -> Vec<Cmd> {
         .collect();
     let mut out = Vec::new();
     for c in [&i.command, &i.additional_command] {
-        if !c.trim().is_empty() {
-            out.push(Cmd::new("sh").args(["-eu", "-c"]).arg(c.clone()).envs(&env));
+        let c = shell_command(c);
+        if !c.is_empty() {
+            out.push(Cmd::new("sh").args(["-eu", "-c"]).arg(c).envs(&env));
         }
     }
     out.push(
@@ -215,6 +224,28 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(packages(Stage::Dev, &custom), ["gcc"]);
+    }
+
+    #[test]
+    fn the_seeds_leading_and_and_is_dropped() {
+        let i = AptInputs {
+            command: "  ".into(),
+            additional_command:
+                " && curl -fsS https://example.invalid/key | apt-key add - && echo ok".into(),
+            ..Default::default()
+        };
+        let shown: Vec<String> = commands(Stage::Dev, &i).iter().map(Cmd::display).collect();
+        assert_eq!(
+            shown[0],
+            "sh -eu -c 'curl -fsS https://example.invalid/key | apt-key add - && echo ok'"
+        );
+        assert!(shown[1].contains("update"), "{shown:?}");
+        // Only `&&` alone: nothing to run.
+        let i = AptInputs {
+            additional_command: "&&".into(),
+            ..Default::default()
+        };
+        assert!(commands(Stage::Dev, &i)[0].display().contains("update"));
     }
 
     #[test]

@@ -5,26 +5,62 @@ use std::path::Path;
 use crate::exec::Cmd;
 
 /// Where the build's secrets appear when the engine mounted them (`RUN --mount=type=secret`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secrets {
     pub ca_bundle: Option<String>,
     pub pip_conf: Option<String>,
     pub netrc: Option<String>,
+    /// The contents of the `pip-index-url` secret (may carry a token).
+    pub index_url: Option<String>,
+    /// The contents of the `pip-extra-index-url` secret: space-separated URLs.
+    pub extra_index_urls: Option<String>,
 }
 
+impl std::fmt::Debug for Secrets {
+    /// Paths only: the index URLs may carry a token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("ca_bundle", &self.ca_bundle)
+            .field("pip_conf", &self.pip_conf)
+            .field("netrc", &self.netrc)
+            .field("index_url", &self.index_url.as_ref().map(|_| "<hidden>"))
+            .field(
+                "extra_index_urls",
+                &self.extra_index_urls.as_ref().map(|_| "<hidden>"),
+            )
+            .finish()
+    }
+}
+
+/// The context file names that configure pip, in the order they are looked for.
+pub const CONTEXT_PIP_CONFIGS: [&str; 2] = ["pip.conf", ".piprc"];
+
 impl Secrets {
-    /// Looks for `/run/secrets/{hangar-ca,pip-conf,netrc}` and a context `pip.conf`.
+    /// Looks for `/run/secrets/{hangar-ca,pip-conf,netrc,pip-index-url,pip-extra-index-url}`
+    /// and, without a `pip-conf` secret, a context `pip.conf` or `.piprc`.
     pub fn discover(secrets_dir: &Path, context_dir: &Path) -> Self {
         let found = |p: &Path| p.is_file().then(|| p.display().to_string());
+        let text = |name: &str| {
+            std::fs::read_to_string(secrets_dir.join(name))
+                .ok()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+        };
         Self {
             ca_bundle: found(&secrets_dir.join("hangar-ca")),
-            pip_conf: found(&secrets_dir.join("pip-conf"))
-                .or_else(|| found(&context_dir.join("pip.conf"))),
+            pip_conf: found(&secrets_dir.join("pip-conf")).or_else(|| {
+                CONTEXT_PIP_CONFIGS
+                    .iter()
+                    .find_map(|name| found(&context_dir.join(name)))
+            }),
             netrc: found(&secrets_dir.join("netrc")),
+            index_url: text("pip-index-url"),
+            extra_index_urls: text("pip-extra-index-url"),
         }
     }
 
-    /// Environment for pip, Python's urllib and curl-like tools in the same step.
+    /// Environment for pip, Python's urllib and curl-like tools in the same step. The index
+    /// URLs beat those of a pip.conf, as pip's own variables do.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = Vec::new();
         if let Some(ca) = &self.ca_bundle {
@@ -43,7 +79,18 @@ impl Secrets {
         if let Some(netrc) = &self.netrc {
             env.push(("NETRC".to_owned(), netrc.clone()));
         }
+        if let Some(url) = &self.index_url {
+            env.push(("PIP_INDEX_URL".to_owned(), url.clone()));
+        }
+        if let Some(urls) = &self.extra_index_urls {
+            env.push(("PIP_EXTRA_INDEX_URL".to_owned(), urls.clone()));
+        }
         env
+    }
+
+    /// True when something tells pip which index to use: a pip.conf, `.piprc` or an index URL.
+    pub fn configures_an_index(&self) -> bool {
+        self.pip_conf.is_some() || self.index_url.is_some() || self.extra_index_urls.is_some()
     }
 }
 
@@ -273,5 +320,45 @@ mod tests {
             "PIP_CONFIG_FILE".to_owned(),
             secrets.join("pip-conf").display().to_string()
         )));
+    }
+
+    #[test]
+    fn index_urls_and_piprc_reach_pip_and_stay_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets");
+        let ctx = dir.path().join("ctx");
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join(".pypirc"), "[distutils]\n").unwrap();
+        let s = Secrets::discover(&secrets, &ctx);
+        assert!(
+            !s.configures_an_index(),
+            "a .pypirc alone configures no index"
+        );
+        std::fs::write(ctx.join(".piprc"), "[global]\n").unwrap();
+        let s = Secrets::discover(&secrets, &ctx);
+        assert_eq!(s.pip_conf, Some(ctx.join(".piprc").display().to_string()));
+        assert!(s.configures_an_index());
+        std::fs::write(
+            secrets.join("pip-index-url"),
+            "https://u:tok3n@idx/simple\n",
+        )
+        .unwrap();
+        std::fs::write(
+            secrets.join("pip-extra-index-url"),
+            "https://a/simple https://b/simple",
+        )
+        .unwrap();
+        let s = Secrets::discover(&secrets, &ctx);
+        let env = s.env();
+        assert!(env.contains(&(
+            "PIP_INDEX_URL".to_owned(),
+            "https://u:tok3n@idx/simple".to_owned()
+        )));
+        assert!(env.contains(&(
+            "PIP_EXTRA_INDEX_URL".to_owned(),
+            "https://a/simple https://b/simple".to_owned()
+        )));
+        assert!(!format!("{s:?}").contains("tok3n"), "{s:?}");
     }
 }

@@ -20,6 +20,7 @@ mod airflow;
 mod apt;
 mod extend;
 mod finalize;
+mod pypirc;
 mod settle;
 
 pub use additional::additional_step;
@@ -94,6 +95,19 @@ fn pip_opts<'a>(a: &BuildArgs, constraints: Option<&'a Path>) -> InstallOpts<'a>
         constraints,
         ..Default::default()
     }
+}
+
+/// The build stages' user's home, where upload tools read `.pypirc`.
+const BUILD_HOME: &str = "/root";
+
+/// [`pypirc::Pypirc::place`] for this step's paths.
+fn place_pypirc(paths: &Paths) -> Result<pypirc::Pypirc, InstallError> {
+    let secrets = Secrets::discover(&paths.secrets, &paths.context_files);
+    pypirc::Pypirc::place(
+        &paths.context_files,
+        &paths.at(Path::new(BUILD_HOME)),
+        &secrets,
+    )
 }
 
 fn step_env(a: &BuildArgs, paths: &Paths) -> Vec<(String, String)> {

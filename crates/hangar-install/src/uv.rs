@@ -203,6 +203,18 @@ pub fn env(secrets: &Secrets, pip_conf_text: Option<&str>, cache: &Path) -> Vec<
         }
         env.extend(conf.uv_env(secrets.ca_bundle.is_some()));
     }
+    // The index URL secrets beat the pip.conf's, as they do for pip.
+    let mut set = |k: &str, v: &str| {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_owned(), v.to_owned()));
+    };
+    if let Some(url) = &secrets.index_url {
+        set("UV_INDEX_URL", url);
+    }
+    if let Some(urls) = &secrets.extra_index_urls {
+        set("UV_EXTRA_INDEX_URL", urls);
+        set("UV_INDEX_STRATEGY", "unsafe-best-match");
+    }
     env
 }
 
@@ -361,6 +373,8 @@ mod tests {
             ca_bundle: Some("/run/secrets/hangar-ca".into()),
             pip_conf: Some("/run/secrets/pip-conf".into()),
             netrc: None,
+            index_url: None,
+            extra_index_urls: None,
         };
         let env = env(
             &secrets,
@@ -374,5 +388,30 @@ mod tests {
         assert!(!env.iter().any(|(k, _)| k == "SSL_CERT_FILE"));
         let plain = super::env(&secrets, None, Path::new(CACHE));
         assert_eq!(plain, base_env(Path::new(CACHE)));
+    }
+
+    #[test]
+    fn index_url_secrets_beat_the_pip_conf() {
+        let secrets = Secrets {
+            ca_bundle: None,
+            pip_conf: None,
+            netrc: None,
+            index_url: Some("https://u:t@corp/simple".into()),
+            extra_index_urls: Some("https://x/simple".into()),
+        };
+        let env = env(
+            &secrets,
+            Some("[global]\nindex-url = https://conf/simple\n"),
+            Path::new(CACHE),
+        );
+        let get = |k: &str| -> Vec<&str> {
+            env.iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(get("UV_INDEX_URL"), ["https://u:t@corp/simple"]);
+        assert_eq!(get("UV_EXTRA_INDEX_URL"), ["https://x/simple"]);
+        assert_eq!(get("UV_INDEX_STRATEGY"), ["unsafe-best-match"]);
     }
 }

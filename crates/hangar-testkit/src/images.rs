@@ -1,5 +1,6 @@
 //! Real image builds for tests: buildah, podman and `hangar build` in a container store of
-//! their own (overlay, see [`storage_conf`]) with chroot isolation, a cached Debian base image made with debootstrap, constraints files generated
+//! their own (overlay, see [`storage_conf`]) with chroot isolation, a cached Debian base image
+//! made by `hangar base` (debootstrap), constraints files generated
 //! from a host virtualenv (the upstream ones live on GitHub, unreachable here), and cleanup of
 //! what the tests created.
 //!
@@ -131,53 +132,61 @@ pub fn debian_mirror() -> String {
         .to_owned()
 }
 
-/// Makes [`BASE_IMAGE`] with debootstrap unless `buildah images` already lists it (about
-/// 50 s and 300 MB the first time). Serialised across test processes with a lock file.
+/// Makes [`BASE_IMAGE`] with `hangar base` (debootstrap from this machine's Debian mirror)
+/// unless `buildah images` already lists it (about a minute and 300 MB the first time).
+/// Serialised across test processes with a lock file.
 pub fn ensure_base_image() {
     if image_exists(BASE_IMAGE) {
         return;
     }
-    let debootstrap = require_program("debootstrap", "debootstrap", SBIN);
+    require_program("debootstrap", "debootstrap", SBIN);
     let dir = cache_dir("images");
     let lock = File::create(dir.join("base.lock")).expect("create base image lock");
     nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map(|guard| {
             if !image_exists(BASE_IMAGE) {
-                build_base_image(&debootstrap, &dir);
+                build_base_image();
             }
             drop(guard);
         })
         .unwrap_or_else(|(_, e)| panic!("cannot lock {}: {e}", dir.join("base.lock").display()));
 }
 
-fn build_base_image(debootstrap: &Path, dir: &Path) {
-    let rootfs = tempfile::Builder::new()
-        .prefix("rootfs-")
-        .tempdir_in(dir)
-        .expect("rootfs temp dir");
+/// The hangar binary of the test run: `target/<profile>/hangar`, beside the `deps/` folder of
+/// the running test executable (cargo builds it for the `hangar` crate's integration tests,
+/// the only ones that make images).
+pub fn hangar_exe() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let hangar = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile| profile.join("hangar"))
+        .expect("target/<profile>/ above the test executable");
+    assert!(
+        hangar.is_file(),
+        "{} is missing: run image tests through `cargo test -p hangar`, which builds it",
+        hangar.display()
+    );
+    hangar
+}
+
+fn build_base_image() {
     check(
-        Command::new(debootstrap)
+        Command::new(hangar_exe())
+            .env("CONTAINERS_STORAGE_CONF", storage_conf())
+            .env("BUILDAH_ISOLATION", "chroot")
             .args([
-                "--variant=minbase",
-                "--include=python3,python3-venv,python3-pip,ca-certificates",
-                "bookworm",
+                "base",
+                "--engine",
+                "buildah",
+                "--progress",
+                "plain",
+                "--mirror",
             ])
-            .arg(rootfs.path())
-            .arg(debian_mirror()),
-        "debootstrap the base image",
-    );
-    let ctr = stdout_of(buildah().args(["from", "scratch"]), "buildah from scratch");
-    let mnt = stdout_of(buildah().args(["mount", &ctr]), "buildah mount");
-    check(
-        Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", rootfs.path().display()))
-            .arg(format!("{mnt}/")),
-        "copy the root filesystem into the container",
-    );
-    check(
-        buildah().args(["commit", "--rm", &ctr, BASE_IMAGE]),
-        "buildah commit of the base image",
+            .arg(debian_mirror())
+            .args(["--tag", BASE_IMAGE])
+            .stdin(Stdio::null()),
+        "hangar base (the test kit's base image)",
     );
 }
 

@@ -32,6 +32,9 @@ enum Command {
     /// Build a production Airflow image with Docker (buildx or embedded BuildKit), podman or buildah.
     #[cfg(feature = "build")]
     Build(cli::build::Args),
+    /// Make the Python base image from Debian packages (debootstrap), with no registry.
+    #[cfg(feature = "base")]
+    Base(cli::base::Args),
     /// Import every DAG file of an image with its own Airflow; fail naming each broken file.
     #[cfg(feature = "build")]
     CheckDags(cli::check_dags::Args),
@@ -54,6 +57,13 @@ enum Command {
     /// Write a new Airflow image project (hangar.toml, requirements.txt, packages.txt, dags/, tests/).
     #[cfg(feature = "new")]
     New(cli::new::Args),
+    /// Check an image (hangar-built or not) against the production-image contract: user,
+    /// entrypoint, AIRFLOW_HOME, `pip check`, no compilers, no credentials; its layers' sizes.
+    #[cfg(feature = "verify")]
+    Verify(cli::verify::Args),
+    /// Write the CycloneDX SBOM of an image: Debian and Python packages, the image digest.
+    #[cfg(feature = "verify")]
+    Sbom(cli::sbom::Args),
     /// Steps run inside the image build (called by the Dockerfile, not by hand).
     #[cfg(feature = "install")]
     #[command(hide = true)]
@@ -76,6 +86,8 @@ fn main() -> ExitCode {
         Command::Build(args) => cli::build::run(args),
         #[cfg(feature = "build")]
         Command::CheckDags(args) => cli::check_dags::run(args),
+        #[cfg(feature = "base")]
+        Command::Base(args) => cli::base::run(args),
         #[cfg(feature = "entrypoint")]
         Command::Entrypoint(args) => cli::entrypoint::run(args),
         #[cfg(feature = "entrypoint")]
@@ -90,6 +102,10 @@ fn main() -> ExitCode {
         Command::Install(args) => cli::install::run(args),
         #[cfg(feature = "new")]
         Command::New(args) => cli::new::run(args),
+        #[cfg(feature = "verify")]
+        Command::Verify(args) => cli::verify::run(args),
+        #[cfg(feature = "verify")]
+        Command::Sbom(args) => cli::sbom::run(args),
     };
     finish(result)
 }

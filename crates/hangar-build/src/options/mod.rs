@@ -347,6 +347,10 @@ options! {
     pip_conf: PathBuf,
     /// .netrc with index credentials (a build secret).
     netrc: PathBuf,
+    /// Package index URL for pip and uv, which may carry a token (a build secret).
+    pip_index_url: String,
+    /// Extra package index URLs for pip and uv, space-separated (a build secret).
+    pip_extra_index_url: String,
     /// Folder copied to docker-context-files/ (wheels, constraints, requirements).
     context_files: PathBuf,
     /// A Dockerfile to build instead of hangar's own.

@@ -33,6 +33,18 @@ pub(super) fn context_files(
     Ok(extra_context_files)
 }
 
+/// The seed's `.pypirc` is read by upload tools, not by pip or uv: when the context files hold
+/// one and nothing else configures the index, say so before the build.
+pub(super) fn pypirc_warning(o: &BuildOptions) -> Option<String> {
+    let cf = &o.context_files.as_ref()?.value;
+    let configured = ["pip.conf", ".piprc"].iter().any(|n| cf.join(n).is_file())
+        || o.pip_conf.is_some()
+        || o.pip_index_url.is_some()
+        || o.pip_extra_index_url.is_some();
+    (cf.join(".pypirc").is_file() && !configured)
+        .then(|| hangar_buildargs::PYPIRC_ONLY_WARNING.to_owned())
+}
+
 /// `--add-local-pip-wheels` needs a context files folder with at least one wheel.
 fn local_wheels(o: &BuildOptions, d: &mut Derived) -> Result<(), ResolveError> {
     if let Some(w) = &o.add_local_pip_wheels
@@ -121,6 +133,29 @@ mod tests {
     use super::*;
     use crate::options::{Origin, RawOptions};
     use crate::request::tests::{flags, value};
+
+    #[test]
+    fn a_pypirc_alone_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |f: &dyn Fn(&mut RawOptions)| {
+            let mut raw = RawOptions {
+                context_files: Some(dir.path().to_path_buf()),
+                ..RawOptions::default()
+            };
+            f(&mut raw);
+            pypirc_warning(&flags(raw))
+        };
+        assert_eq!(with(&|_| {}), None);
+        std::fs::write(dir.path().join(".pypirc"), "[distutils]\n").unwrap();
+        let w = with(&|_| {}).unwrap();
+        assert!(w.contains("pip.conf") && w.contains("twine"), "{w}");
+        assert_eq!(
+            with(&|r| r.pip_index_url = Some("https://idx/simple".into())),
+            None
+        );
+        std::fs::write(dir.path().join(".piprc"), "[global]\n").unwrap();
+        assert_eq!(with(&|_| {}), None);
+    }
 
     fn derive(raw: RawOptions) -> Result<(Derived, Vec<PathBuf>), ResolveError> {
         let mut d = Derived::default();

@@ -27,12 +27,16 @@ impl Plan {
             let _ = writeln!(s, "  {k:width$} = {v:?}{origin}");
         }
         s.push_str("secrets:\n");
-        if self.spec.secrets.is_empty() {
+        if self.spec.secrets.is_empty() && self.context.generated_secrets.is_empty() {
             s.push_str("  (none)\n");
         }
         for sec in &self.spec.secrets {
             let origin = origin_note(self.sources.secrets.get(&sec.id));
             let _ = writeln!(s, "  {} <- {}{origin}", sec.id, sec.src.display());
+        }
+        for g in &self.context.generated_secrets {
+            let origin = origin_note(self.sources.secrets.get(&g.id));
+            let _ = writeln!(s, "  {} <- written by hangar, not shown{origin}", g.id);
         }
         s.push_str("tags:\n");
         if self.spec.tags.is_empty() {

@@ -25,7 +25,7 @@ use std::path::Path;
 pub use self::date::rfc3339;
 pub use self::error::ResolveError;
 pub use self::platform::Targets;
-use crate::context::{ContextPlan, DockerfileSource};
+use crate::context::{ContextPlan, DockerfileSource, GeneratedSecret};
 use crate::engine::{BuildSpec, Engine, Invocation};
 use crate::extend::ExtendPlan;
 use crate::options::{BuildOptions, EngineChoice, Origin, ProgressMode, Sourced};
@@ -37,6 +37,10 @@ pub const AIRFLOW_SOURCES_TO: &str = "/opt/airflow-sources";
 pub const SECRET_CA: &str = "hangar-ca";
 pub const SECRET_PIP_CONF: &str = "pip-conf";
 pub const SECRET_NETRC: &str = "netrc";
+/// The secret holding `--pip-index-url`.
+pub const SECRET_INDEX_URL: &str = "pip-index-url";
+/// The secret holding `--pip-extra-index-url` (space-separated URLs).
+pub const SECRET_EXTRA_INDEX_URL: &str = "pip-extra-index-url";
 
 /// What hangar knows about a build arg of its Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +106,15 @@ pub struct Sources {
     pub secrets: BTreeMap<String, Origin>,
 }
 
+impl Sources {
+    /// Records where each generated secret came from.
+    fn generated(&mut self, generated: &[(GeneratedSecret, Origin)]) {
+        for (g, origin) in generated {
+            self.secrets.insert(g.id.clone(), origin.clone());
+        }
+    }
+}
+
 fn is_url(s: &str) -> bool {
     s.starts_with("https://") || s.starts_with("http://")
 }
@@ -128,13 +141,16 @@ pub fn resolve(
     date::image_date(o, env, &mut derived)?;
     args::hangar_binary(&mut derived);
     let args = args::merge(derived, &o.build_args)?;
-    let warnings = args::check(&args, catalogue, o.dockerfile.is_none())?;
+    let mut warnings = args::check(&args, catalogue, o.dockerfile.is_none())?;
+    warnings.extend(context_files::pypirc_warning(o));
     settings::check_engine_args(o, catalogue)?;
     let secrets = secrets::secrets(o)?;
+    let generated = secrets::index_urls(o)?;
     let dockerfile = context_files::dockerfile(o)?;
     let tags = settings::tags(o)?;
     let targets = platform::targets(o)?;
-    let (spec, sources) = settings::spec(o, env, args, secrets, tags, &targets);
+    let (spec, mut sources) = settings::spec(o, env, args, secrets, tags, &targets);
+    sources.generated(&generated);
     Ok(Plan {
         engine: settings::engine(o),
         spec,
@@ -145,6 +161,7 @@ pub fn resolve(
             context_files: o.context_files.as_ref().map(|c| c.value.clone()),
             extra_context_files,
             airflow_sources,
+            generated_secrets: generated.iter().map(|(g, _)| g.clone()).collect(),
         },
         targets,
         warnings,
@@ -163,9 +180,11 @@ fn resolve_extend(
     check_dags: bool,
 ) -> Result<Plan, ResolveError> {
     let secrets = secrets::secrets(o)?;
+    let generated = secrets::index_urls(o)?;
     let tags = settings::tags(o)?;
     let targets = platform::targets(o)?;
-    let (spec, sources) = settings::spec(o, env, BTreeMap::new(), secrets, tags, &targets);
+    let (spec, mut sources) = settings::spec(o, env, BTreeMap::new(), secrets, tags, &targets);
+    sources.generated(&generated);
     Ok(Plan {
         engine: settings::engine(o),
         spec,
@@ -176,6 +195,7 @@ fn resolve_extend(
             context_files: None,
             extra_context_files: Vec::new(),
             airflow_sources: None,
+            generated_secrets: generated.iter().map(|(g, _)| g.clone()).collect(),
         },
         targets,
         warnings,

@@ -1,9 +1,50 @@
-//! The build secrets: a CA bundle, a pip.conf and a .netrc, checked and mounted by id.
+//! The build secrets: a CA bundle, a pip.conf and a .netrc, checked and mounted by id, and
+//! the package index URLs (which may carry a token), written by hangar as secrets.
 
-use super::error::{ResolveError, invalid_path};
-use super::{SECRET_CA, SECRET_NETRC, SECRET_PIP_CONF};
+use super::error::{ResolveError, invalid, invalid_path};
+use super::{SECRET_CA, SECRET_EXTRA_INDEX_URL, SECRET_INDEX_URL, SECRET_NETRC, SECRET_PIP_CONF};
+use crate::context::GeneratedSecret;
 use crate::engine::SecretFile;
 use crate::options::{BuildOptions, Origin};
+
+/// `--pip-index-url` and `--pip-extra-index-url` (space-separated URLs), each an `http(s)://`
+/// URL, as secrets: pip and uv get them in the steps that install, and no build arg, layer or
+/// history entry holds them.
+pub(super) fn index_urls(o: &BuildOptions) -> Result<Vec<(GeneratedSecret, Origin)>, ResolveError> {
+    let mut out = Vec::new();
+    for (opt, id) in [
+        (&o.pip_index_url, SECRET_INDEX_URL),
+        (&o.pip_extra_index_url, SECRET_EXTRA_INDEX_URL),
+    ] {
+        let Some(v) = opt else { continue };
+        let urls: Vec<&str> = v.value.split_whitespace().collect();
+        if urls.is_empty() || (id == SECRET_INDEX_URL && urls.len() > 1) {
+            return Err(invalid(
+                v,
+                "give one package index URL, e.g. https://pypi.example.com/simple",
+            ));
+        }
+        for url in &urls {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.split('/').next().is_none_or(str::is_empty)) {
+                return Err(invalid(
+                    v,
+                    "not an http:// or https:// URL of a package index, e.g. https://user:token@pypi.example.com/simple",
+                ));
+            }
+        }
+        out.push((
+            GeneratedSecret {
+                id: id.to_owned(),
+                contents: urls.join(" "),
+            },
+            v.origin.clone(),
+        ));
+    }
+    Ok(out)
+}
 
 /// The secret files given, each readable and not empty (a CA bundle holding a certificate),
 /// with absolute paths.
@@ -47,6 +88,50 @@ mod tests {
     use super::*;
     use crate::options::RawOptions;
     use crate::request::tests::flags;
+
+    #[test]
+    fn index_urls_become_secrets_and_bad_ones_are_named() {
+        let got = index_urls(&flags(RawOptions {
+            pip_index_url: Some("https://__token__:s3cret@pypi.corp/simple".into()),
+            pip_extra_index_url: Some(
+                " https://a.example/simple  http://127.0.0.1:8080/simple ".into(),
+            ),
+            ..RawOptions::default()
+        }))
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0.id, SECRET_INDEX_URL);
+        assert_eq!(
+            got[0].0.contents,
+            "https://__token__:s3cret@pypi.corp/simple"
+        );
+        assert_eq!(
+            got[1].0.contents,
+            "https://a.example/simple http://127.0.0.1:8080/simple"
+        );
+        assert!(!format!("{got:?}").contains("s3cret"), "{got:?}");
+        for (index, extra) in [
+            (Some("pypi.corp/simple"), None),
+            (Some("https:///simple"), None),
+            (Some("https://a/simple https://b/simple"), None),
+            (None, Some("https://a/simple ftp://b/")),
+            (None, Some("  ")),
+        ] {
+            let e = index_urls(&flags(RawOptions {
+                pip_index_url: index.map(str::to_owned),
+                pip_extra_index_url: extra.map(str::to_owned),
+                ..RawOptions::default()
+            }))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("--pip-"), "{e}");
+        }
+        assert!(
+            index_urls(&flags(RawOptions::default()))
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     #[test]
     fn secrets_in_a_fixed_order_with_their_origins() {

@@ -32,7 +32,9 @@ pub fn additional_step(
         Some(_) if home.is_dir() => Some(Snapshot::take(&home)?),
         _ => None,
     };
+    let pypirc = super::place_pypirc(paths)?;
     install(exec, a, paths)?;
+    drop(pypirc);
     group_like_user(&home)?;
     if let Some(out) = layer_out {
         let out = paths.at(out);

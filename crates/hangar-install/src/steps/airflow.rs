@@ -82,6 +82,7 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
         });
     }
     let env = step_env(a, paths);
+    let _pypirc = super::place_pypirc(paths)?;
     let venv = a.venv();
     let home = a.home();
     if !paths.at(&venv.join("bin/python")).exists() {

@@ -15,7 +15,7 @@ pub fn apt_step(
     stage: apt::Stage,
     paths: &Paths,
 ) -> Result<(), InstallError> {
-    let (prefix, names): (&str, [&str; 5]) = match stage {
+    let (prefix, names): (&str, [&str; 6]) = match stage {
         apt::Stage::Dev => (
             "DEV",
             [
@@ -24,6 +24,7 @@ pub fn apt_step(
                 "DEV_APT_DEPS",
                 "ADDITIONAL_DEV_APT_DEPS",
                 "ADDITIONAL_DEV_APT_ENV",
+                "ADDITIONAL_DEV_ENV_VARS",
             ],
         ),
         apt::Stage::Runtime => (
@@ -34,6 +35,7 @@ pub fn apt_step(
                 "RUNTIME_APT_DEPS",
                 "ADDITIONAL_RUNTIME_APT_DEPS",
                 "ADDITIONAL_RUNTIME_APT_ENV",
+                "ADDITIONAL_RUNTIME_ENV_VARS",
             ],
         ),
     };
@@ -45,7 +47,12 @@ pub fn apt_step(
         additional_command: a.get(names[1]).to_owned(),
         deps: a.get(names[2]).to_owned(),
         additional_deps: a.get(names[3]).to_owned(),
-        env: a.get(names[4]).to_owned(),
+        // The seed's `ADDITIONAL_*_ENV_VARS` adds its pairs to `ADDITIONAL_*_APT_ENV`'s.
+        env: [a.get(names[4]), a.get(names[5])]
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
         mysql: c.mysql,
         postgres: c.postgres,
         mssql: c.mssql,
@@ -70,4 +77,57 @@ pub fn apt_step(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{Cmd, Recorder};
+    use crate::steps::testing::paths;
+
+    /// The seed's corporate example: `ADDITIONAL_*_ENV_VARS` and `&&`-prefixed commands.
+    #[test]
+    fn the_seeds_names_reach_the_apt_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        for (stage, prefix) in [(apt::Stage::Dev, "DEV"), (apt::Stage::Runtime, "RUNTIME")] {
+            let env_vars = format!("ADDITIONAL_{prefix}_ENV_VARS");
+            let apt_env = format!("ADDITIONAL_{prefix}_APT_ENV");
+            let command = format!("ADDITIONAL_{prefix}_APT_COMMAND");
+            let a = BuildArgs::from_pairs(&[
+                (env_vars.as_str(), "ACCEPT_EULA=Y"),
+                (apt_env.as_str(), "FOO=1"),
+                (command.as_str(), "&& echo added"),
+                ("INSTALL_MYSQL_CLIENT", "false"),
+                ("INSTALL_MSSQL_CLIENT", "false"),
+            ]);
+            let mut rec = Recorder::default();
+            apt_step(&mut rec, &a, stage, &p).unwrap();
+            let first: &Cmd = &rec.commands[0];
+            assert_eq!(first.display(), "sh -eu -c 'echo added'");
+            let apt = rec.commands.iter().filter(|c| {
+                let d = c.display();
+                d.starts_with("apt-get") || d.starts_with("sh -eu")
+            });
+            for cmd in apt {
+                for kv in [("ACCEPT_EULA", "Y"), ("FOO", "1")] {
+                    assert!(
+                        cmd.env.contains(&(kv.0.to_owned(), kv.1.to_owned())),
+                        "{prefix}: {kv:?} missing from {}",
+                        cmd.display()
+                    );
+                }
+            }
+            let warnings = a.warnings();
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains(&env_vars) && w.contains(&apt_env)),
+                "{warnings:?}"
+            );
+        }
+        let bad = BuildArgs::from_pairs(&[("ADDITIONAL_RUNTIME_ENV_VARS", "ACCEPT_EULA")]);
+        let e = apt_step(&mut Recorder::default(), &bad, apt::Stage::Runtime, &p).unwrap_err();
+        assert!(e.to_string().contains("ADDITIONAL_RUNTIME_ENV_VARS"), "{e}");
+    }
 }

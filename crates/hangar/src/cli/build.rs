@@ -31,6 +31,11 @@ pub(crate) struct Args {
     // Boxed: the flags are many, and the subcommand enum should stay small.
     #[command(flatten)]
     flags: Box<Flags>,
+    /// After the build, write the image's CycloneDX SBOM (Debian and Python packages, the
+    /// image digest) to FILE; `hangar sbom IMAGE` does the same for any image.
+    #[cfg(feature = "verify")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    sbom: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +119,12 @@ struct Flags {
     /// .netrc with index credentials, as a build secret (never in the image).
     #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
     netrc: Option<PathBuf>,
+    /// Package index for pip and uv (may carry a token), as a build secret (never a build arg).
+    #[arg(long, value_name = "URL", help_heading = "Secrets and files")]
+    pip_index_url: Option<String>,
+    /// Extra package indexes for pip and uv, space-separated, as a build secret.
+    #[arg(long, value_name = "URLS", help_heading = "Secrets and files")]
+    pip_extra_index_url: Option<String>,
     /// Folder copied to docker-context-files/ (wheels, constraints, requirements).
     #[arg(long, value_name = "DIR", help_heading = "Secrets and files")]
     context_files: Option<PathBuf>,
@@ -214,6 +225,8 @@ impl Flags {
             ca_bundle: self.ca_bundle,
             pip_conf: self.pip_conf,
             netrc: self.netrc,
+            pip_index_url: self.pip_index_url,
+            pip_extra_index_url: self.pip_extra_index_url,
             context_files: self.context_files,
             dockerfile: self.dockerfile,
             target: self.target,
@@ -243,6 +256,8 @@ fn invalid_input<E: std::error::Error + Send + Sync + 'static>(err: E) -> anyhow
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "verify")]
+    let sbom = args.sbom;
     let (flags, config, dry_run) = args.flags.into_raw();
 
     let config = config.or_else(|| {
@@ -271,6 +286,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("hangar: warning: {w}");
     }
 
+    #[cfg(feature = "verify")]
+    if let Some(path) = &sbom {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) || path.is_dir() {
+            anyhow::bail!(with_code(
+                hangar_exit::build::INVALID_INPUT,
+                std::io::Error::other(format!(
+                    "--sbom {}: the folder to write the SBOM in does not exist (or the path is a folder); create it or name a file in an existing folder",
+                    path.display()
+                ))
+            ));
+        }
+    }
     let engine =
         hangar_build::choose_engine(plan.engine.value, &SystemProbe).map_err(invalid_input)?;
     let exe = std::env::current_exe()
@@ -303,6 +331,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             outcome.image_id,
             outcome.tags.join(", ")
         );
+    }
+    #[cfg(feature = "verify")]
+    if let Some(path) = &sbom {
+        let runner = hangar_inspect::Runner {
+            engine,
+            storage_driver: plan.spec.storage_driver.clone(),
+            isolation: plan.spec.isolation.clone(),
+        };
+        super::sbom::write_sbom(&runner, &outcome.image_id, Some(path)).with_context(|| {
+            format!(
+                "image {} was built, but its SBOM was not written; run `hangar sbom {} -o {}` once the cause is fixed",
+                outcome.image_id,
+                outcome.image_id,
+                path.display()
+            )
+        })?;
     }
     println!("{}", outcome.image_id);
     Ok(ExitCode::SUCCESS)

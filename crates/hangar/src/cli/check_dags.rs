@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use hangar_build::check_dags;
-use hangar_build::engine::SystemProbe;
-use hangar_build::options::EngineChoice;
 
-use super::with_code;
+use super::engine_args::EngineArgs;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -21,16 +19,8 @@ pub(crate) struct Args {
     image: String,
     /// A host folder of DAGs to check instead of the image's own (mounted read-only).
     dir: Option<PathBuf>,
-    /// Engine holding the image: auto, docker, podman or buildah.
-    #[arg(long, env = "HANGAR_ENGINE", value_name = "ENGINE", default_value = "auto", value_parser = parse_engine)]
-    engine: EngineChoice,
-    /// Storage driver for buildah and podman.
-    #[arg(long, env = "HANGAR_STORAGE_DRIVER", value_name = "DRIVER")]
-    storage_driver: Option<String>,
-}
-
-fn parse_engine(s: &str) -> Result<EngineChoice, String> {
-    s.parse()
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
@@ -43,12 +33,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
-    let engine = hangar_build::choose_engine(args.engine, &SystemProbe)
-        .map_err(|e| with_code(hangar_exit::build::INVALID_INPUT, e))?;
-    let isolation = std::env::var("BUILDAH_ISOLATION")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let runner = check_dags::runner(engine, args.storage_driver, isolation);
+    let engine = args.engine.engine()?;
+    let runner = check_dags::runner(engine, args.engine.storage_driver, EngineArgs::isolation());
     let report = check_dags::check(&runner, &args.image, args.dir.as_deref())?;
     eprintln!("hangar: {}", check_dags::summary(&report));
     for (id, file) in &report.dags {

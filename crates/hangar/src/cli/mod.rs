@@ -2,10 +2,14 @@
 //! Each module owns its own file and is compiled only with its command's feature; `main.rs`
 //! only dispatches.
 
+#[cfg(feature = "base")]
+pub(crate) mod base;
 #[cfg(feature = "build")]
 pub(crate) mod build;
 #[cfg(feature = "build")]
 pub(crate) mod check_dags;
+#[cfg(feature = "build")]
+pub(crate) mod engine_args;
 #[cfg(feature = "entrypoint")]
 pub(crate) mod entrypoint;
 #[cfg(feature = "health")]
@@ -18,10 +22,20 @@ pub(crate) mod install;
 pub(crate) mod kerberos;
 #[cfg(feature = "new")]
 pub(crate) mod new;
+#[cfg(feature = "verify")]
+pub(crate) mod sbom;
+#[cfg(feature = "verify")]
+pub(crate) mod verify;
 #[cfg(feature = "entrypoint")]
 pub(crate) mod wait;
 
-#[cfg(any(test, feature = "entrypoint", feature = "health", feature = "kerberos"))]
+#[cfg(any(
+    test,
+    feature = "entrypoint",
+    feature = "health",
+    feature = "kerberos",
+    feature = "verify"
+))]
 use hangar_exit::ExitStatus;
 
 /// Exit code for an error that reached `main`: that of the first [`ExitError`] in its chain,
@@ -59,7 +73,13 @@ impl std::fmt::Display for ExitError {
 impl std::error::Error for ExitError {}
 
 /// Wraps a typed error with the exit code it maps to through [`ExitStatus`].
-#[cfg(any(test, feature = "entrypoint", feature = "health", feature = "kerberos"))]
+#[cfg(any(
+    test,
+    feature = "entrypoint",
+    feature = "health",
+    feature = "kerberos",
+    feature = "verify"
+))]
 pub(crate) fn exit_error<E>(e: E) -> anyhow::Error
 where
     E: ExitStatus + std::error::Error + Send + Sync + 'static,

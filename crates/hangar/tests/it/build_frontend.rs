@@ -265,6 +265,46 @@ fn dry_run_shows_engine_settings_secrets_and_context() {
     assert!(!stdout.contains("MIIBfake"), "{stdout}");
 }
 
+/// Index URLs with a token are secrets: the command line mounts them from the work directory
+/// (never the context), the description names them, and the token is printed nowhere.
+#[test]
+fn index_urls_are_secrets_and_their_token_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hangar_build(dir.path())
+        .env("HANGAR_ENGINE", "buildah")
+        .env("HANGAR_PIP_EXTRA_INDEX_URL", "https://extra.example/simple")
+        .args([
+            "--dry-run",
+            "--pip-index-url",
+            "https://__token__:tok-9f3a@pypi.corp.example/simple",
+        ])
+        .output()
+        .unwrap();
+    let line = command_line(&out);
+    assert!(
+        line.contains(
+            "--secret 'id=pip-index-url,src=<work>/secrets/pip-index-url' \
+             --secret 'id=pip-extra-index-url,src=<work>/secrets/pip-extra-index-url'"
+        ),
+        "{line}"
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !all.contains("tok-9f3a") && !all.contains("extra.example"),
+        "{all}"
+    );
+    assert!(
+        all.contains("pip-index-url <- written by hangar, not shown  (flag --pip-index-url)"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "pip-extra-index-url <- written by hangar, not shown  (environment variable HANGAR_PIP_EXTRA_INDEX_URL)"
+        ),
+        "{all}"
+    );
+}
+
 /// flag > env > file > default, shown per build arg with its origin.
 #[test]
 fn precedence_flag_over_env_over_file_over_default() {
@@ -466,6 +506,11 @@ fn invalid_inputs_fail_before_any_engine_runs() {
             vec!["--build-arg", "NOEQUALS"],
             vec![],
             &["NOEQUALS", "NAME=VALUE"],
+        ),
+        (
+            vec!["--sbom", "/nonexistent/sbom.json"],
+            vec![],
+            &["--sbom /nonexistent/sbom.json", "does not exist"],
         ),
         (
             vec![

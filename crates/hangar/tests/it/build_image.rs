@@ -20,6 +20,8 @@ use crate::image_checks::{
     hangar_base_args, plain_build_args, plain_context, text,
 };
 use crate::layer_checks::{REBUILD_DEPS, assert_additional_layer};
+use crate::sbom::{assert_sbom_matches, hangar_sbom};
+use crate::verify::assert_verify_good_and_bad;
 
 /// `hangar build` with buildah on the test kit's store, chroot isolation, the test machine's
 /// CA bundle and `args`.
@@ -86,6 +88,7 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
         text(&out)
     );
     assert_airflow3_image(&Podman, &name, "6.1", inputs.dir.path());
+    assert_verify_good_and_bad(&name, "3.3.2");
 
     // The same Dockerfile through buildah directly with --build-args (no front end): a context
     // with the Dockerfile, the hangar binary and the constraints. Only ADDITIONAL_PYTHON_DEPS
@@ -180,6 +183,7 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
     let ca = marked_ca_bundle(dir.path(), CA_MARKER);
     let name = tag("af2");
     let _image = ImageGuard::new(&name);
+    let sbom = dir.path().join("sbom.cdx.json");
     let mut args = hangar_base_args(&ca);
     args.extend(
         [
@@ -189,6 +193,18 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
             EXTRAS,
             "--constraints-location",
             constraints.to_str().unwrap(),
+            // The seed's corporate example's forms: `ADDITIONAL_*_ENV_VARS` and commands
+            // starting with `&&` (`sh -eu` fails the build if the variable is not set).
+            "--build-arg",
+            "ADDITIONAL_DEV_ENV_VARS=HANGAR_SEED_EULA=Y",
+            "--build-arg",
+            r#"ADDITIONAL_DEV_APT_COMMAND=&& test "$HANGAR_SEED_EULA" = Y"#,
+            "--build-arg",
+            "ADDITIONAL_RUNTIME_ENV_VARS=HANGAR_SEED_EULA=Y",
+            "--build-arg",
+            r#"ADDITIONAL_RUNTIME_APT_COMMAND=&& test "$HANGAR_SEED_EULA" = Y && echo "$HANGAR_SEED_EULA" > /etc/hangar-seed-eula"#,
+            "--sbom",
+            sbom.to_str().unwrap(),
             "-t",
             &name,
         ]
@@ -196,6 +212,24 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
     );
     let out = hangar_build(&args);
     assert!(out.status.success(), "hangar build failed:\n{}", text(&out));
+    assert!(
+        text(&out).contains("build arg ADDITIONAL_RUNTIME_ENV_VARS (from flag --build-arg ADDITIONAL_RUNTIME_ENV_VARS) is a legacy name"),
+        "{}",
+        text(&out)
+    );
+    // The build's SBOM names the image it printed, and `hangar sbom` on it agrees.
+    let image_id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_sbom_matches(&name, &image_id, &sbom);
+    let again = dir.path().join("again.cdx.json");
+    hangar_sbom("podman", &name, &again);
+    assert_sbom_matches(&name, &image_id, &again);
+    let run = images::run_in_image(&name, &["cat", "/etc/hangar-seed-eula"]);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "Y",
+        "{}",
+        text(&run)
+    );
     let config = images::inspect(&name);
     assert!(
         config.contains(&format!(

@@ -21,6 +21,20 @@ pub(crate) const EXTRAS: &str = "postgres,celery,redis";
 pub(crate) const EXTRAS_WITH_MYSQL: &str = "postgres,celery,redis,mysql,uv";
 pub(crate) const CA_MARKER: &str = "hangar-test-ca-marker-5d1e0c";
 const PIP_MARKER: &str = "hangar-test-pipconf-marker-a93b77";
+const NETRC_MARKER: &str = "hangar-test-netrc-marker-41c2d8";
+const PYPIRC_MARKER: &str = "hangar-test-pypirc-marker-7e05b1";
+const PIPRC_MARKER: &str = "hangar-test-piprc-marker-c39a4f";
+/// The token of the `--pip-index-url` the Airflow 3 builds install through (PyPI ignores it).
+const INDEX_MARKER: &str = "hangar-test-index-token-0b8e62";
+/// Every marker planted in a credential input of the Airflow 3 builds.
+const MARKERS: [&str; 6] = [
+    CA_MARKER,
+    PIP_MARKER,
+    NETRC_MARKER,
+    PYPIRC_MARKER,
+    PIPRC_MARKER,
+    INDEX_MARKER,
+];
 /// The revision label the Airflow 3 builds set (`COMMIT_SHA`).
 const COMMIT_SHA: &str = "0123abc";
 /// The creation date a plain build passes (`hangar build` sets the build time).
@@ -178,12 +192,14 @@ fn file_contains(file: &Path, needle: &[u8]) -> bool {
     }
 }
 
-/// Asserts the image's layers (uncompressed) and its config and history hold neither marker
-/// nor the secrets' plumbing; the archive is written in `dir` and removed.
+/// Asserts the image's layers (uncompressed) and its config and history hold no marker of
+/// [`MARKERS`] nor the secrets' plumbing; the archive is written in `dir` and removed.
+#[allow(clippy::print_stderr)]
 pub(crate) fn assert_no_secrets(engine: &impl Engine, image: &str, dir: &Path) {
     let archive = dir.join("image.tar");
     engine.export(image, &archive);
-    for marker in [CA_MARKER, PIP_MARKER] {
+    let layers = archive_layers(&archive);
+    for marker in MARKERS {
         assert!(
             !file_contains(&archive, marker.as_bytes()),
             "{marker} found in the image's layers"
@@ -191,14 +207,33 @@ pub(crate) fn assert_no_secrets(engine: &impl Engine, image: &str, dir: &Path) {
     }
     std::fs::remove_file(&archive).ok();
     let config = engine.inspect(image);
-    assert!(
-        !config.contains(CA_MARKER) && !config.contains(PIP_MARKER),
-        "marker in the image config/history"
-    );
+    for marker in MARKERS {
+        assert!(
+            !config.contains(marker),
+            "{marker} in the image config/history"
+        );
+    }
     assert!(
         !config.contains("hangar-ca,src") && !config.contains("PIP_CONFIG_FILE"),
         "secret plumbing in config:\n{config}"
     );
+    let history = config.matches("created_by").count() + config.matches("CreatedBy").count();
+    eprintln!(
+        "marker scan of {image}: {} markers in {layers} layers, the config and {history} history entries: 0 hits",
+        MARKERS.len()
+    );
+}
+
+/// The number of layer tarballs of a docker-archive (its `manifest.json`'s `Layers`).
+fn archive_layers(archive: &Path) -> usize {
+    let out = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(archive)
+        .arg("manifest.json")
+        .output()
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    manifest[0]["Layers"].as_array().map_or(0, Vec::len)
 }
 
 /// Every check of the Airflow 3 image built from [`Airflow3`]'s inputs with
@@ -362,6 +397,10 @@ pub(crate) struct Airflow3 {
     pub(crate) ca: PathBuf,
     pub(crate) pip_conf: PathBuf,
     pub(crate) constraints: PathBuf,
+    /// A marked `.netrc` (for a host the build never reaches).
+    netrc: PathBuf,
+    /// The context files folder: the seed's `.pypirc` and a `.piprc`, both marked.
+    context_files: PathBuf,
 }
 
 impl Airflow3 {
@@ -375,11 +414,31 @@ impl Airflow3 {
             format!("[global]\ntimeout = 60\n# {PIP_MARKER}\n"),
         )
         .unwrap();
+        let netrc = dir.path().join("netrc");
+        std::fs::write(
+            &netrc,
+            format!("machine hangar-test.invalid login me password {NETRC_MARKER}\n"),
+        )
+        .unwrap();
+        let context_files = dir.path().join("context-files");
+        std::fs::create_dir_all(&context_files).unwrap();
+        std::fs::write(
+            context_files.join(".pypirc"),
+            format!("[pypi]\nusername = __token__\npassword = {PYPIRC_MARKER}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            context_files.join(".piprc"),
+            format!("[global]\ntimeout = 60\n# {PIPRC_MARKER}\n"),
+        )
+        .unwrap();
         Self {
             dir,
             ca,
             pip_conf,
             constraints,
+            netrc,
+            context_files,
         }
     }
 
@@ -402,6 +461,12 @@ impl Airflow3 {
                 self.constraints.to_str().unwrap(),
                 "--pip-conf",
                 self.pip_conf.to_str().unwrap(),
+                "--netrc",
+                self.netrc.to_str().unwrap(),
+                "--context-files",
+                self.context_files.to_str().unwrap(),
+                "--pip-index-url",
+                &format!("https://__token__:{INDEX_MARKER}@pypi.org/simple"),
                 "--build-arg",
                 &format!("COMMIT_SHA={COMMIT_SHA}"),
                 // The customize route's DAG check: the image's (empty) dags folder, then the tag.
@@ -414,9 +479,18 @@ impl Airflow3 {
         args
     }
 
-    /// The context of a plain build of the same image (see [`plain_context`]).
+    /// The context of a plain build of the same image (see [`plain_context`]), with the same
+    /// context files, so an engine that keys layers on them reuses the Airflow layer.
     pub(crate) fn plain_context(&self) -> PathBuf {
-        plain_context(self.dir.path(), Some(&self.constraints))
+        let ctx = plain_context(self.dir.path(), Some(&self.constraints));
+        for name in [".pypirc", ".piprc"] {
+            std::fs::copy(
+                self.context_files.join(name),
+                ctx.join("docker-context-files").join(name),
+            )
+            .unwrap();
+        }
+        ctx
     }
 
     /// `--build-arg` pairs of a plain build of the same image with

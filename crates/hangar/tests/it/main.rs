@@ -37,6 +37,10 @@ mod layer_checks;
 mod linkage;
 mod new_project;
 #[cfg(feature = "full-tests")]
+mod sbom;
+#[cfg(feature = "full-tests")]
+mod verify;
+#[cfg(feature = "full-tests")]
 mod wait;
 #[cfg(feature = "full-tests")]
 mod wheel;
