@@ -133,7 +133,12 @@ pub fn buildah_rm_argv(x: &InImage, name: &str) -> Vec<OsString> {
     a
 }
 
-fn output(engine: Engine, argv: &[OsString]) -> Result<Output, InImageError> {
+/// Runs one engine command (`argv`, program first) with the engine's environment and no
+/// stdin, capturing its output.
+///
+/// # Errors
+/// The engine's program cannot be started.
+pub fn output(engine: Engine, argv: &[OsString]) -> Result<Output, InImageError> {
     let mut c = Command::new(&argv[0]);
     c.args(&argv[1..]).stdin(Stdio::null());
     c.envs(engine.environment().iter().copied());

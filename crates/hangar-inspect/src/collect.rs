@@ -30,7 +30,7 @@ impl Runner {
         timestamp: &str,
         serial: &str,
     ) -> Result<(Value, SbomSummary), VerifyError> {
-        let (cfg, _) = self.inspect(image)?;
+        let (cfg, _) = self.config(image)?;
         let script = format!(
             "sed -n 's/^ID=//p' /etc/os-release 2>/dev/null | tr -d '\"'; echo '{SEPARATOR}'; cat {} 2>/dev/null",
             packages::DPKG_STATUS

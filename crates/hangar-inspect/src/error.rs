@@ -6,13 +6,6 @@ use hangar_build::in_image::InImageError;
 /// Errors verifying an image.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("cannot start `{program}`: {source}. Install {hint}")]
-    Spawn {
-        program: String,
-        hint: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(
         "{engine} has no image {image}: {stderr}. Build or pull it first, or name it as `{engine} images` lists it"
     )]
@@ -54,7 +47,7 @@ impl hangar_exit::ExitStatus for VerifyError {
     fn exit_code(&self) -> u8 {
         use hangar_exit::code;
         match self {
-            VerifyError::Spawn { .. } | VerifyError::Run(_) => code::UNAVAILABLE,
+            VerifyError::Run(_) => code::UNAVAILABLE,
             VerifyError::NoImage { .. } => code::NO_INPUT,
             VerifyError::NoShell { .. } | VerifyError::NoPackages { .. } => code::DATA,
             VerifyError::Unreadable { .. } => code::INTERNAL,

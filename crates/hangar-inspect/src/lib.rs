@@ -15,9 +15,6 @@ pub mod packages;
 pub mod report;
 pub mod sbom;
 
-use std::ffi::OsString;
-use std::process::{Command, Output, Stdio};
-
 use hangar_build::engine::Engine;
 use hangar_build::in_image::{self, InImage};
 
@@ -39,19 +36,6 @@ pub struct Runner {
     pub isolation: Option<String>,
 }
 
-fn output(engine: Engine, argv: &[OsString]) -> Result<Output, VerifyError> {
-    Command::new(&argv[0])
-        .args(&argv[1..])
-        .envs(engine.environment().iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| VerifyError::Spawn {
-            program: argv[0].to_string_lossy().into_owned(),
-            hint: engine.package_hint(),
-            source,
-        })
-}
-
 impl Runner {
     fn in_image(&self, image: &str, argv: Vec<String>, user: Option<&str>) -> InImage {
         InImage {
@@ -68,13 +52,16 @@ impl Runner {
         }
     }
 
-    /// The image's config and its layers.
+    /// The image's config, and with buildah its layers (its `inspect` carries them).
     ///
     /// # Errors
     /// The engine cannot be run, has no such image, or prints what hangar cannot read.
-    pub fn inspect(&self, image: &str) -> Result<(ImageConfig, Vec<config::Layer>), VerifyError> {
+    pub fn config(
+        &self,
+        image: &str,
+    ) -> Result<(ImageConfig, Option<Vec<config::Layer>>), VerifyError> {
         let sd = self.storage_driver.as_deref();
-        let out = output(self.engine, &config::inspect_argv(self.engine, sd, image))?;
+        let out = in_image::output(self.engine, &config::inspect_argv(self.engine, sd, image))?;
         if !out.status.success() {
             return Err(VerifyError::NoImage {
                 engine: self.engine,
@@ -82,15 +69,23 @@ impl Runner {
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
             });
         }
-        let (cfg, layers) =
-            config::parse_inspect(self.engine, &String::from_utf8_lossy(&out.stdout))?;
+        config::parse_inspect(self.engine, &String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// The image's config and its layers.
+    ///
+    /// # Errors
+    /// The engine cannot be run, has no such image, or prints what hangar cannot read.
+    pub fn inspect(&self, image: &str) -> Result<(ImageConfig, Vec<config::Layer>), VerifyError> {
+        let (cfg, layers) = self.config(image)?;
         if let Some(layers) = layers {
             return Ok((cfg, layers));
         }
-        let Some(argv) = config::history_argv(self.engine, sd, image) else {
+        let Some(argv) = config::history_argv(self.engine, self.storage_driver.as_deref(), image)
+        else {
             return Ok((cfg, Vec::new()));
         };
-        let out = output(self.engine, &argv)?;
+        let out = in_image::output(self.engine, &argv)?;
         if !out.status.success() {
             return Err(VerifyError::Unreadable {
                 engine: self.engine,
