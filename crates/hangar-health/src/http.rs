@@ -101,12 +101,14 @@ fn get(u: &Url, deadline: Instant) -> std::io::Result<(u16, String)> {
     } else {
         u.host.clone()
     };
-    write!(
-        s,
+    // One write: a request split over several segments can meet a server
+    // that answers and closes after the first, which resets the connection.
+    let request = format!(
         "GET {} HTTP/1.1\r\nHost: {host}:{}\r\nUser-Agent: hangar-health\r\nAccept: \
          application/json\r\nConnection: close\r\n\r\n",
         u.path, u.port
-    )?;
+    );
+    s.write_all(request.as_bytes())?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -161,8 +163,16 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         std::thread::spawn(move || {
             let (mut c, _) = l.accept().unwrap();
-            let mut req = [0u8; 1024];
-            let _ = c.read(&mut req);
+            // Read the whole request before answering: closing with unread
+            // bytes makes the kernel reset the connection.
+            let mut req = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&chunk[..n]),
+                }
+            }
             c.write_all(answer.as_bytes()).unwrap();
         });
         port
