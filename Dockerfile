@@ -7,7 +7,8 @@
 #   hangar-from-context  copies the prebuilt .hangar/${TARGETARCH}/hangar from the context
 #   hangar-bin           FROM hangar-from-${HANGAR_BINARY_SOURCE}. buildah 1.28 resolves this
 #                        stage name only when HANGAR_BINARY_SOURCE is given with --build-arg.
-#   docker-context-files the DOCKER_CONTEXT_FILES folder, mounted into the install steps
+#   docker-context-files the DOCKER_CONTEXT_FILES folder, mounted into the install steps (its
+#                        debs/dev and debs/runtime, when present, replace apt's network)
 #   airflow-build-image  compilers + dev apt packages; Airflow installed into ~airflow/.local
 #   airflow-additional   ADDITIONAL_PYTHON_DEPS on top; what they changed exported to /hangar-layer
 #   main                 runtime apt packages, the venv (Airflow layer + additional layer) and
@@ -71,6 +72,7 @@ ARG INSTALL_MYSQL_CLIENT INSTALL_POSTGRES_CLIENT INSTALL_MSSQL_CLIENT DEV_APT_DE
     DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_ENV="" ADDITIONAL_DEV_ENV_VARS=""
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca \
+    --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
     hangar install apt dev
 
 ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_VERSION AIRFLOW_EXTRAS ADDITIONAL_AIRFLOW_EXTRAS AIRFLOW_USER_HOME_DIR \
@@ -119,6 +121,7 @@ ENV LANG=C.UTF-8 LC_ALL=C.UTF-8 AIRFLOW_HOME=${AIRFLOW_HOME} AIRFLOW_UID=${AIRFL
 # /entrypoint -> /usr/local/bin/hangar.
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin \
     --mount=type=secret,id=hangar-ca \
+    --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
     /run/hangar-bin install apt runtime && /run/hangar-bin install finalize
 WORKDIR ${AIRFLOW_HOME}
 USER ${AIRFLOW_UID}

@@ -254,7 +254,7 @@ static CATALOGUE: &[BuildArg] = &[
         "false",
         Build,
         Current,
-        "`true` installs the wheels and sdists of `/docker-context-files` offline (`--no-index --find-links`), Airflow included when present.",
+        "`true` installs the wheels and sdists of `/docker-context-files` offline (`--no-index --find-links`), Airflow included when present; a folder from `hangar download` is first checked against its `SHA256SUMS`, and its `constraints.txt` is the default constraints (see docs/air-gapped.md).",
     ),
     arg(
         "AIRFLOW_LOCAL_PIP_WHEELS",

@@ -63,6 +63,9 @@ pub struct AptInputs {
     pub distro_python: bool,
     /// CA bundle mounted as a secret, for apt's https sources and the user commands.
     pub ca_bundle: Option<String>,
+    /// Downloaded `.deb` files (`hangar download --debs`): installed with the package list
+    /// and no `apt-get update`, so the step needs no network.
+    pub local_debs: Vec<String>,
 }
 
 /// The package list of a step, defaults and client libraries included, without duplicates.
@@ -146,17 +149,22 @@ pub fn commands(stage: Stage, i: &AptInputs) -> Vec<Cmd> {
             out.push(Cmd::new("sh").args(["-eu", "-c"]).arg(c).envs(&env));
         }
     }
-    out.push(
-        Cmd::new("apt-get")
-            .args(apt_opts.iter().cloned())
-            .args(["update", "-q"])
-            .envs(&env),
-    );
+    if i.local_debs.is_empty() {
+        out.push(
+            Cmd::new("apt-get")
+                .args(apt_opts.iter().cloned())
+                .args(["update", "-q"])
+                .envs(&env),
+        );
+    }
+    // With local files, the names resolve to them (or to what is installed); a name neither
+    // provides fails the step.
     out.push(
         Cmd::new("apt-get")
             .args(apt_opts.iter().cloned())
             .args(["install", "-y", "-q", "--no-install-recommends"])
             .args(packages(stage, i))
+            .args(i.local_debs.iter().cloned())
             .envs(&env),
     );
     if stage == Stage::Runtime {
@@ -224,6 +232,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(packages(Stage::Dev, &custom), ["gcc"]);
+    }
+
+    #[test]
+    fn local_debs_install_without_update() {
+        let i = AptInputs {
+            deps: "gcc".into(),
+            local_debs: vec!["/docker-context-files/debs/dev/gcc-12_12.2.0_amd64.deb".into()],
+            ..Default::default()
+        };
+        let shown: Vec<String> = commands(Stage::Dev, &i).iter().map(Cmd::display).collect();
+        assert!(!shown.iter().any(|c| c.contains("update")), "{shown:?}");
+        assert_eq!(
+            shown[0],
+            "apt-get install -y -q --no-install-recommends gcc /docker-context-files/debs/dev/gcc-12_12.2.0_amd64.deb"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod extras;
 pub mod installer;
 pub mod layer;
+pub mod manifest;
 pub mod pin;
 pub mod pip;
 pub mod source;
@@ -52,6 +53,8 @@ pub enum InstallError {
          .whl or .tar.gz; set DOCKER_CONTEXT_FILES to the folder with the wheels (e.g. from `pip download`)"
     )]
     NoContextDistributions,
+    #[error("the context files do not match their manifest: {0}")]
+    Manifest(#[from] manifest::ManifestError),
     #[error(
         "INSTALL_AIRFLOW_VIA_PIP is false and no apache-airflow distribution is in /docker-context-files; \
          add the Airflow wheel to DOCKER_CONTEXT_FILES or set INSTALL_AIRFLOW_VIA_PIP=true"

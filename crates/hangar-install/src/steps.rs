@@ -77,7 +77,11 @@ fn run(exec: &mut dyn Exec, cmd: &Cmd, what: &str, fix: &str) -> Result<(), Inst
     }
 }
 
-fn clients(a: &BuildArgs) -> Result<Clients, InstallError> {
+/// The database clients the build args ask for (`INSTALL_*_CLIENT`).
+///
+/// # Errors
+/// A flag is not `true` or `false`.
+pub fn clients(a: &BuildArgs) -> Result<Clients, InstallError> {
     Ok(Clients {
         mysql: a.flag("INSTALL_MYSQL_CLIENT")?,
         postgres: a.flag("INSTALL_POSTGRES_CLIENT")?,
@@ -134,9 +138,26 @@ fn installer(
     }
     let bin = uv::uv_bin(&paths.cache);
     if !paths.at(&bin).is_file() {
+        // Air-gapped builds bring the pinned uv's wheel among the context files.
+        let offline = (a.flag("INSTALL_DISTRIBUTIONS_FROM_CONTEXT")?
+            || a.flag("AIRFLOW_LOCAL_PIP_WHEELS")?)
+            && airflow::context_distributions(&paths.at(&paths.context_files))
+                .iter()
+                .any(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(uv::is_pinned_uv_wheel)
+                });
         run(
             exec,
-            &with_env(uv::bootstrap_cmd(&a.venv(), &paths.cache), env),
+            &with_env(
+                uv::bootstrap_cmd(
+                    &a.venv(),
+                    &paths.cache,
+                    offline.then_some(paths.context_files.as_path()),
+                ),
+                env,
+            ),
             &format!("installing uv {}", uv::UV_VERSION),
             "the package index must serve uv (a private index needs a copy of it), or set AIRFLOW_USE_UV=false",
         )?;

@@ -23,12 +23,27 @@ pub fn uv_bin(cache: &Path) -> PathBuf {
 }
 
 /// `VENV/bin/python -m pip install --upgrade --no-deps --target DIR uv==VERSION`: pip, with
-/// the step's pip settings and secrets, fetches uv into a folder outside the venv.
-pub fn bootstrap_cmd(venv: &Path, cache: &Path) -> Cmd {
-    Cmd::new(&venv.join("bin/python").display().to_string())
+/// the step's pip settings and secrets, fetches uv into a folder outside the venv; from
+/// `offline` alone (`--no-index --find-links`) when the context files carry uv's wheel.
+pub fn bootstrap_cmd(venv: &Path, cache: &Path, offline: Option<&Path>) -> Cmd {
+    let mut c = Cmd::new(&venv.join("bin/python").display().to_string())
         .args(["-m", "pip", "install", "--upgrade", "--no-deps", "--target"])
-        .arg(uv_home(cache).display().to_string())
-        .arg(format!("uv=={UV_VERSION}"))
+        .arg(uv_home(cache).display().to_string());
+    if let Some(dir) = offline {
+        c = c
+            .args(["--no-index", "--find-links"])
+            .arg(dir.display().to_string());
+    }
+    c.arg(format!("uv=={UV_VERSION}"))
+}
+
+/// True for the wheel of the pinned uv (`uv-VERSION-…whl`): the installer's own, which the
+/// bootstrap takes from the context files and which is not installed into the venv.
+#[must_use]
+pub fn is_pinned_uv_wheel(file_name: &str) -> bool {
+    file_name
+        .strip_prefix(&format!("uv-{UV_VERSION}-"))
+        .is_some_and(|rest| rest.ends_with(".whl"))
 }
 
 fn uv_pip(uv: &Path, verb: &str, venv: &Path) -> Cmd {
@@ -232,8 +247,29 @@ mod tests {
     }
 
     #[test]
+    fn offline_bootstrap_reads_only_the_context_folder() {
+        let c = bootstrap_cmd(
+            Path::new(V),
+            Path::new(CACHE),
+            Some(Path::new("/docker-context-files")),
+        );
+        assert!(
+            c.display().ends_with(&format!(
+                " --no-index --find-links /docker-context-files uv=={UV_VERSION}"
+            )),
+            "{}",
+            c.display()
+        );
+        assert!(is_pinned_uv_wheel(&format!(
+            "uv-{UV_VERSION}-py3-none-manylinux_2_17_x86_64.whl"
+        )));
+        assert!(!is_pinned_uv_wheel("uv-0.1.0-py3-none-any.whl"));
+        assert!(!is_pinned_uv_wheel(&format!("uv-{UV_VERSION}.tar.gz")));
+    }
+
+    #[test]
     fn bootstrap_installs_pinned_uv_outside_the_venv() {
-        let c = bootstrap_cmd(Path::new(V), Path::new(CACHE));
+        let c = bootstrap_cmd(Path::new(V), Path::new(CACHE), None);
         assert_eq!(
             c.display(),
             format!(

@@ -35,6 +35,10 @@ enum Command {
     /// Make the Python base image from Debian packages (debootstrap), with no registry.
     #[cfg(feature = "base")]
     Base(cli::base::Args),
+    /// Fill a context-files folder for a build with no network: constraints, wheels, apt
+    /// packages and their SHA256SUMS.
+    #[cfg(feature = "download")]
+    Download(cli::download::Args),
     /// Import every DAG file of an image with its own Airflow; fail naming each broken file.
     #[cfg(feature = "build")]
     CheckDags(cli::check_dags::Args),
@@ -88,6 +92,8 @@ fn main() -> ExitCode {
         Command::CheckDags(args) => cli::check_dags::run(args),
         #[cfg(feature = "base")]
         Command::Base(args) => cli::base::run(args),
+        #[cfg(feature = "download")]
+        Command::Download(args) => cli::download::run(args),
         #[cfg(feature = "entrypoint")]
         Command::Entrypoint(args) => cli::entrypoint::run(args),
         #[cfg(feature = "entrypoint")]

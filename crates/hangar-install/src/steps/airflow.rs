@@ -12,6 +12,7 @@ use crate::extras;
 use crate::pip::{self, InstallOpts};
 use crate::source::InstallSource;
 use crate::usersite;
+use crate::{manifest, uv};
 
 const PYTHON_ARGS: &[&str] = &[
     "PYTHON_MAJOR_MINOR_VERSION",
@@ -81,6 +82,18 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
             got: got_version.to_owned(),
         });
     }
+    let from_context =
+        a.flag("INSTALL_DISTRIBUTIONS_FROM_CONTEXT")? || a.flag("AIRFLOW_LOCAL_PIP_WHEELS")?;
+    // Before anything from the folder runs, uv's wheel included.
+    if from_context
+        && paths.at(&paths.context_files).is_dir()
+        && let Some(n) = manifest::verify(&paths.at(&paths.context_files))?
+    {
+        crate::exec::log(format_args!(
+            "context files: {n} files match {}",
+            manifest::MANIFEST
+        ));
+    }
     let env = step_env(a, paths);
     let _pypirc = super::place_pypirc(paths)?;
     let venv = a.venv();
@@ -106,8 +119,23 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
         problem: format!("{method:?} is not {expected}"),
         fix: "see docs/build-args.md",
     })?;
+    // A downloaded folder brings its constraints: the default location (on GitHub) would
+    // need the network.
+    let downloaded = paths.context_files.join(manifest::CONSTRAINTS);
+    let downloaded = downloaded.display().to_string();
+    let location = match a.get("AIRFLOW_CONSTRAINTS_LOCATION") {
+        "" if from_context
+            && paths
+                .at(&paths.context_files.join(manifest::MANIFEST))
+                .is_file()
+            && paths.at(Path::new(&downloaded)).is_file() =>
+        {
+            downloaded.as_str()
+        }
+        given => given,
+    };
     let c = constraints::resolve(constraints::Inputs {
-        location: a.get("AIRFLOW_CONSTRAINTS_LOCATION"),
+        location,
         reference: a.get("AIRFLOW_CONSTRAINTS_REFERENCE"),
         repo: a.get("AIRFLOW_REPO"),
         airflow_version: a.get("AIRFLOW_VERSION"),
@@ -144,8 +172,6 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
         ("", v) => format!("=={v}"),
         (spec, _) => spec.to_owned(),
     };
-    let from_context =
-        a.flag("INSTALL_DISTRIBUTIONS_FROM_CONTEXT")? || a.flag("AIRFLOW_LOCAL_PIP_WHEELS")?;
     let via_pip = a.flag("INSTALL_AIRFLOW_VIA_PIP")?;
     let ctx = &paths.context_files;
     let dists = if from_context {
@@ -157,8 +183,12 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
         if d.is_empty() {
             return Err(InstallError::NoContextDistributions);
         }
+        let use_uv = a.flag("AIRFLOW_USE_UV")?;
         d.iter()
-            .map(|p| ctx.join(p.file_name().unwrap_or_default()))
+            .filter_map(|p| p.file_name().and_then(|n| n.to_str()))
+            // The pinned uv's wheel is the installer's, not the image's.
+            .filter(|n| !(use_uv && uv::is_pinned_uv_wheel(n)))
+            .map(|n| ctx.join(n))
             .collect()
     } else {
         Vec::new()
@@ -502,6 +532,67 @@ mod tests {
                 "/docker-context-files/celery-5.4.0-py3-none-any.whl",
             ]
         );
+    }
+
+    #[test]
+    fn a_downloaded_folder_is_checked_and_its_uv_wheel_bootstraps_uv_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let a = BuildArgs::from_pairs(&[
+            ("AIRFLOW_USE_UV", "true"),
+            ("PYTHON_MAJOR_MINOR_VERSION", "3.11"),
+            ("AIRFLOW_VERSION", "3.3.2"),
+            ("AIRFLOW_EXTRAS", "celery"),
+            ("AIRFLOW_LOCAL_PIP_WHEELS", "true"),
+        ]);
+        let ctx = dir.path().join("docker-context-files");
+        std::fs::create_dir_all(&ctx).unwrap();
+        let uv_wheel = format!("uv-{}-py3-none-manylinux_2_17_x86_64.whl", uv::UV_VERSION);
+        let files = [
+            "apache_airflow-3.3.2-py3-none-any.whl".to_owned(),
+            "celery-5.4.0-py3-none-any.whl".to_owned(),
+            uv_wheel.clone(),
+            manifest::CONSTRAINTS.to_owned(),
+        ];
+        let mut entries = Vec::new();
+        for f in &files {
+            std::fs::write(ctx.join(f), f.as_bytes()).unwrap();
+            entries.push((f.clone(), manifest::sha256_file(&ctx.join(f)).unwrap()));
+        }
+        std::fs::write(ctx.join(manifest::MANIFEST), manifest::render(&entries)).unwrap();
+
+        let mut rec = Recorder::default();
+        rec.replies.push_back(ok("3.11"));
+        airflow_step(&mut rec, &a, &p).unwrap();
+        let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
+        assert!(
+            shown[2].contains("--no-index --find-links /docker-context-files uv=="),
+            "{shown:?}"
+        );
+        assert!(shown[3].contains("--no-index"), "{shown:?}");
+        assert!(
+            shown[3].ends_with("/docker-context-files/celery-5.4.0-py3-none-any.whl"),
+            "{shown:?}"
+        );
+        assert!(!shown[3].contains(&uv_wheel), "{shown:?}");
+        assert!(
+            shown[3].contains("--constraint /home/airflow/constraints.txt"),
+            "{shown:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("home/airflow/constraints.txt")).unwrap(),
+            manifest::CONSTRAINTS
+        );
+
+        std::fs::write(ctx.join("celery-5.4.0-py3-none-any.whl"), "changed").unwrap();
+        let mut rec = Recorder::default();
+        rec.replies.push_back(ok("3.11"));
+        let err = airflow_step(&mut rec, &a, &p).unwrap_err().to_string();
+        assert!(
+            err.contains("celery-5.4.0-py3-none-any.whl") && err.contains("checksum"),
+            "{err}"
+        );
+        assert_eq!(rec.commands.len(), 1, "nothing ran: {:?}", rec.commands);
     }
 
     #[test]

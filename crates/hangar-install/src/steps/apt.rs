@@ -7,6 +7,7 @@ use crate::InstallError;
 use crate::apt::{self, AptInputs};
 use crate::args::BuildArgs;
 use crate::exec::Exec;
+use crate::manifest;
 
 /// `hangar install apt dev|runtime`.
 pub fn apt_step(
@@ -60,6 +61,7 @@ pub fn apt_step(
             .at(Path::new("/var/lib/dpkg/info/python3.list"))
             .is_file(),
         ca_bundle: ca.is_file().then(|| ca.display().to_string()),
+        local_debs: local_debs(stage, paths)?,
     };
     for cmd in apt::commands(stage, &inputs) {
         let fix = if cmd.program == "sh" && cmd.args.first().is_some_and(|a| a == "-eu") {
@@ -77,6 +79,37 @@ pub fn apt_step(
         )?;
     }
     Ok(())
+}
+
+/// The `.deb` files of `debs/dev` or `debs/runtime` in the context files (as paths in the
+/// build), after the folder was checked against its manifest.
+fn local_debs(stage: apt::Stage, paths: &Paths) -> Result<Vec<String>, InstallError> {
+    let sub = match stage {
+        apt::Stage::Dev => "debs/dev",
+        apt::Stage::Runtime => "debs/runtime",
+    };
+    let dir = paths.context_files.join(sub);
+    let Ok(rd) = std::fs::read_dir(paths.at(&dir)) else {
+        return Ok(Vec::new());
+    };
+    let mut debs: Vec<String> = rd
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".deb"))
+        .map(|n| dir.join(n).display().to_string())
+        .collect();
+    if debs.is_empty() {
+        return Ok(debs);
+    }
+    debs.sort();
+    if let Some(n) = manifest::verify(&paths.at(&paths.context_files))? {
+        crate::exec::log(format_args!(
+            "context files: {n} files match {}; installing {} local packages",
+            manifest::MANIFEST,
+            debs.len()
+        ));
+    }
+    Ok(debs)
 }
 
 #[cfg(test)]
@@ -129,5 +162,38 @@ mod tests {
         let bad = BuildArgs::from_pairs(&[("ADDITIONAL_RUNTIME_ENV_VARS", "ACCEPT_EULA")]);
         let e = apt_step(&mut Recorder::default(), &bad, apt::Stage::Runtime, &p).unwrap_err();
         assert!(e.to_string().contains("ADDITIONAL_RUNTIME_ENV_VARS"), "{e}");
+    }
+
+    #[test]
+    fn downloaded_debs_install_offline_after_the_manifest_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let ctx = dir.path().join("docker-context-files");
+        std::fs::create_dir_all(ctx.join("debs/dev")).unwrap();
+        std::fs::write(ctx.join("debs/dev/gcc_1_amd64.deb"), "deb").unwrap();
+        let sum = manifest::sha256_file(&ctx.join("debs/dev/gcc_1_amd64.deb")).unwrap();
+        std::fs::write(
+            ctx.join(manifest::MANIFEST),
+            manifest::render(&[("debs/dev/gcc_1_amd64.deb".into(), sum)]),
+        )
+        .unwrap();
+        let a =
+            BuildArgs::from_pairs(&[("DEV_APT_DEPS", "gcc"), ("INSTALL_MYSQL_CLIENT", "false")]);
+        let mut rec = Recorder::default();
+        apt_step(&mut rec, &a, apt::Stage::Dev, &p).unwrap();
+        let shown: Vec<String> = rec.commands.iter().map(Cmd::display).collect();
+        assert!(!shown.iter().any(|c| c.contains("update")), "{shown:?}");
+        assert!(
+            shown[0].ends_with(" /docker-context-files/debs/dev/gcc_1_amd64.deb"),
+            "{shown:?}"
+        );
+        // The runtime stage has no debs of its own: it updates and installs as usual.
+        let mut rec = Recorder::default();
+        apt_step(&mut rec, &a, apt::Stage::Runtime, &p).unwrap();
+        assert!(rec.commands[0].display().contains("update"));
+
+        std::fs::write(ctx.join("debs/dev/gcc_1_amd64.deb"), "tampered").unwrap();
+        let e = apt_step(&mut Recorder::default(), &a, apt::Stage::Dev, &p).unwrap_err();
+        assert!(e.to_string().contains("debs/dev/gcc_1_amd64.deb"), "{e}");
     }
 }

@@ -8,6 +8,8 @@ pub(crate) mod base;
 pub(crate) mod build;
 #[cfg(feature = "build")]
 pub(crate) mod check_dags;
+#[cfg(feature = "download")]
+pub(crate) mod download;
 #[cfg(feature = "build")]
 pub(crate) mod engine_args;
 #[cfg(feature = "entrypoint")]

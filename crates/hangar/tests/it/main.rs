@@ -37,6 +37,8 @@ mod layer_checks;
 mod linkage;
 mod new_project;
 #[cfg(feature = "full-tests")]
+mod offline;
+#[cfg(feature = "full-tests")]
 mod sbom;
 #[cfg(feature = "full-tests")]
 mod verify;
