@@ -15,7 +15,8 @@
 #                        hangar as /entrypoint
 #
 # Every build arg is documented in docs/build-args.md. Secrets are never build args: mount a
-# CA bundle with `--secret id=hangar-ca,src=FILE`, a private index config with
+# CA bundle with `--secret id=hangar-ca,src=FILE`, apt sources replacing the base's Debian ones
+# with `--secret id=apt-sources,src=FILE`, a private index config with
 # `--secret id=pip-conf,src=pip.conf`, credentials with `--secret id=netrc,src=FILE`, index
 # URLs (which may carry a token) with `--secret id=pip-index-url` / `id=pip-extra-index-url`
 # (files holding the URLs); they are used by the build-stage steps and reach no layer. pip's and uv's downloads (and the pinned uv
@@ -71,7 +72,7 @@ FROM ${PYTHON_BASE_IMAGE} AS airflow-build-image
 ARG INSTALL_MYSQL_CLIENT INSTALL_POSTGRES_CLIENT INSTALL_MSSQL_CLIENT DEV_APT_DEPS="" ADDITIONAL_DEV_APT_DEPS="" \
     DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_COMMAND="" ADDITIONAL_DEV_APT_ENV="" ADDITIONAL_DEV_ENV_VARS=""
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
-    --mount=type=secret,id=hangar-ca \
+    --mount=type=secret,id=hangar-ca --mount=type=secret,id=apt-sources \
     --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
     hangar install apt dev
 
@@ -81,7 +82,8 @@ ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_VERSION AIRFLOW_EXTRAS ADDITIONAL_AIRFLOW
     AIRFLOW_CONSTRAINTS_REFERENCE="" AIRFLOW_CONSTRAINTS_LOCATION="" ADDITIONAL_PIP_INSTALL_FLAGS="" \
     DOCKER_CONTEXT_FILES="Dockerfile" INSTALL_DISTRIBUTIONS_FROM_CONTEXT="false" AIRFLOW_LOCAL_PIP_WHEELS="false" \
     AIRFLOW_PRE_CACHED_PIP_PACKAGES="false" CASS_DRIVER_BUILD_CONCURRENCY="8" SLUGIFY_USES_TEXT_UNIDECODE="" \
-    AIRFLOW_WWW="" AIRFLOW_SOURCES_FROM="Dockerfile" AIRFLOW_SOURCES_TO="/Dockerfile" AIRFLOW_USE_UV="true" TARGETARCH
+    AIRFLOW_WWW="" AIRFLOW_SOURCES_FROM="Dockerfile" AIRFLOW_SOURCES_TO="/Dockerfile" AIRFLOW_USE_UV="true" TARGETARCH \
+    SOURCE_DATE_EPOCH
 COPY ${AIRFLOW_SOURCES_FROM} ${AIRFLOW_SOURCES_TO}
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
@@ -99,7 +101,7 @@ RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hanga
 # final image copies as a small layer over the unchanged Airflow layer.
 FROM airflow-build-image AS airflow-additional
 ARG PYTHON_MAJOR_MINOR_VERSION AIRFLOW_USER_HOME_DIR ADDITIONAL_PIP_INSTALL_FLAGS="" AIRFLOW_USE_UV="true" \
-    CASS_DRIVER_BUILD_CONCURRENCY="8" TARGETARCH ADDITIONAL_PYTHON_DEPS=""
+    CASS_DRIVER_BUILD_CONCURRENCY="8" TARGETARCH ADDITIONAL_PYTHON_DEPS="" SOURCE_DATE_EPOCH
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/usr/local/bin/hangar \
     --mount=type=secret,id=hangar-ca --mount=type=secret,id=pip-conf --mount=type=secret,id=netrc \
     --mount=type=secret,id=pip-index-url --mount=type=secret,id=pip-extra-index-url \
@@ -120,7 +122,7 @@ ENV LANG=C.UTF-8 LC_ALL=C.UTF-8 AIRFLOW_HOME=${AIRFLOW_HOME} AIRFLOW_UID=${AIRFL
 # Runtime packages, then the airflow user (UID, group 0), AIRFLOW_HOME, g=u permissions and
 # /entrypoint -> /usr/local/bin/hangar.
 RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin \
-    --mount=type=secret,id=hangar-ca \
+    --mount=type=secret,id=hangar-ca --mount=type=secret,id=apt-sources \
     --mount=type=bind,from=docker-context-files,source=/docker-context-files,target=/docker-context-files \
     /run/hangar-bin install apt runtime && /run/hangar-bin install finalize
 WORKDIR ${AIRFLOW_HOME}
@@ -137,8 +139,9 @@ RUN --mount=type=bind,from=hangar-bin,source=/hangar,target=/run/hangar-bin /run
 COPY --from=hangar-bin --chmod=0755 /hangar /usr/local/bin/hangar
 
 # Last, so that a new creation date or revision only relabels the image.
-ARG AIRFLOW_IMAGE_DATE_CREATED="" COMMIT_SHA="" AIRFLOW_IMAGE_SOURCE="https://github.com/apache/airflow"
+ARG AIRFLOW_IMAGE_DATE_CREATED="" COMMIT_SHA="" AIRFLOW_IMAGE_SOURCE="https://github.com/apache/airflow" AIRFLOW_IMAGE_SBOM=""
 LABEL org.opencontainers.image.title="Apache Airflow" org.opencontainers.image.version="${AIRFLOW_VERSION}" \
       org.opencontainers.image.created="${AIRFLOW_IMAGE_DATE_CREATED}" \
       org.opencontainers.image.source="${AIRFLOW_IMAGE_SOURCE}" org.opencontainers.image.revision="${COMMIT_SHA}" \
-      org.apache.airflow.python.version="${PYTHON_MAJOR_MINOR_VERSION}" org.apache.airflow.uid="${AIRFLOW_UID}"
+      org.apache.airflow.python.version="${PYTHON_MAJOR_MINOR_VERSION}" org.apache.airflow.uid="${AIRFLOW_UID}" \
+      io.hangar.sbom="${AIRFLOW_IMAGE_SBOM}"

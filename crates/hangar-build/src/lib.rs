@@ -19,6 +19,7 @@ pub mod options;
 pub mod platform;
 pub mod request;
 pub mod run;
+pub mod source_date;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

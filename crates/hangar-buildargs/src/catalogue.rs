@@ -151,6 +151,13 @@ static CATALOGUE: &[BuildArg] = &[
         "`true` installs Airflow, its extras and `ADDITIONAL_PYTHON_DEPS` with uv (a pinned release fetched from the package index with the same CA bundle, pip.conf and netrc; pip.conf's index settings are translated for uv); `false` installs them with pip.",
     ),
     arg(
+        "SOURCE_DATE_EPOCH",
+        "",
+        Build,
+        Current,
+        "Seconds since 1970: the install steps' Python writes hash-checked bytecode instead of timestamped, and BuildKit (0.11 and later) dates the image by it. `hangar build --source-date-epoch` sets it (default: the last commit time of a project in git).",
+    ),
+    arg(
         "TARGETARCH",
         "",
         Build,
@@ -447,6 +454,13 @@ static CATALOGUE: &[BuildArg] = &[
         Final,
         Current,
         "`org.opencontainers.image.created` label (RFC 3339); `hangar build` sets it.",
+    ),
+    arg(
+        "AIRFLOW_IMAGE_SBOM",
+        "",
+        Final,
+        Current,
+        "`io.hangar.sbom` label: where the image's SBOM is (`hangar build --sbom FILE` sets the file's name, `--sbom-url` a URL).",
     ),
     arg(
         "COMMIT_SHA",

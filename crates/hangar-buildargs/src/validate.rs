@@ -23,6 +23,8 @@ pub enum SpecError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Any,
+    /// Seconds since the epoch, or empty.
+    Seconds,
     Bool,
     Image,
     PythonVersion,
@@ -68,6 +70,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         | "INSTALL_POSTGRES_CLIENT"
         | "INSTALL_MSSQL_CLIENT" => Bool,
         "CASS_DRIVER_BUILD_CONCURRENCY" | "AIRFLOW_UID" | "AIRFLOW_GID" => Number,
+        "SOURCE_DATE_EPOCH" => Seconds,
         "DEV_APT_DEPS"
         | "ADDITIONAL_DEV_APT_DEPS"
         | "RUNTIME_APT_DEPS"
@@ -83,6 +86,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         | "SLUGIFY_USES_TEXT_UNIDECODE"
         | "AIRFLOW_WWW"
         | "AIRFLOW_IMAGE_DATE_CREATED"
+        | "AIRFLOW_IMAGE_SBOM"
         | "AIRFLOW_IMAGE_SOURCE"
         | "TARGETARCH" => Any,
         _ => return None,
@@ -236,6 +240,16 @@ pub fn validate(name: &str, value: &str) -> Result<(), SpecError> {
                 fail(
                     "expected a path inside the build context".into(),
                     "use a relative path such as `docker-context-files`",
+                )
+            }
+        }
+        Kind::Seconds => {
+            if value.is_empty() || is_digits(value) {
+                Ok(())
+            } else {
+                fail(
+                    "expected seconds since 1970-01-01".into(),
+                    "use digits only, e.g. the output of `git log -1 --format=%ct`",
                 )
             }
         }

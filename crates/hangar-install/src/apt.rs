@@ -63,6 +63,8 @@ pub struct AptInputs {
     pub distro_python: bool,
     /// CA bundle mounted as a secret, for apt's https sources and the user commands.
     pub ca_bundle: Option<String>,
+    /// apt options that replace its sources (`--apt-sources`), for `update` and `install`.
+    pub sources_options: Vec<String>,
     /// Downloaded `.deb` files (`hangar download --debs`): installed with the package list
     /// and no `apt-get update`, so the step needs no network.
     pub local_debs: Vec<String>,
@@ -141,6 +143,7 @@ pub fn commands(stage: Stage, i: &AptInputs) -> Vec<Cmd> {
         .ca_bundle
         .iter()
         .flat_map(|ca| ["-o".to_owned(), format!("Acquire::https::CAInfo={ca}")])
+        .chain(i.sources_options.iter().cloned())
         .collect();
     let mut out = Vec::new();
     for c in [&i.command, &i.additional_command] {
@@ -177,7 +180,7 @@ pub fn commands(stage: Stage, i: &AptInputs) -> Vec<Cmd> {
     out.push(Cmd::new("apt-get").arg("clean").envs(&env));
     out.push(Cmd::new("sh").args([
         "-c",
-        "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old",
+        "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old /var/log/alternatives.log /var/cache/ldconfig/aux-cache",
     ]));
     out
 }

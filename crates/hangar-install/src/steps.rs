@@ -18,6 +18,7 @@ use crate::uv;
 mod additional;
 mod airflow;
 mod apt;
+pub mod apt_sources;
 mod extend;
 mod finalize;
 mod pypirc;

@@ -343,6 +343,9 @@ options! {
     constraints_location: String,
     /// CA bundle for apt and pip in the build stages (a build secret).
     ca_bundle: PathBuf,
+    /// apt sources read instead of the base image's Debian sources in the apt steps (a
+    /// build secret).
+    apt_sources: PathBuf,
     /// pip.conf for a private index (a build secret).
     pip_conf: PathBuf,
     /// .netrc with index credentials (a build secret).

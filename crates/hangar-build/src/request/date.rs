@@ -38,6 +38,15 @@ pub(super) fn image_date(
         rfc3339(secs),
         &Origin::Derived(origin.into()),
     );
+    if env.source_date_epoch.is_some() {
+        // The install steps' Python then writes hash-checked bytecode (no timestamps), and
+        // BuildKit versions that know the arg date the image by it.
+        d.set(
+            "SOURCE_DATE_EPOCH",
+            secs.to_string(),
+            &Origin::Derived("set by hangar from SOURCE_DATE_EPOCH".into()),
+        );
+    }
     Ok(())
 }
 

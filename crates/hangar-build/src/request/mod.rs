@@ -37,6 +37,8 @@ pub const AIRFLOW_SOURCES_TO: &str = "/opt/airflow-sources";
 pub const SECRET_CA: &str = "hangar-ca";
 pub const SECRET_PIP_CONF: &str = "pip-conf";
 pub const SECRET_NETRC: &str = "netrc";
+/// The secret holding `--apt-sources`.
+pub const SECRET_APT_SOURCES: &str = "apt-sources";
 /// The secret holding `--pip-index-url`.
 pub const SECRET_INDEX_URL: &str = "pip-index-url";
 /// The secret holding `--pip-extra-index-url` (space-separated URLs).

@@ -2,7 +2,10 @@
 //! the package index URLs (which may carry a token), written by hangar as secrets.
 
 use super::error::{ResolveError, invalid, invalid_path};
-use super::{SECRET_CA, SECRET_EXTRA_INDEX_URL, SECRET_INDEX_URL, SECRET_NETRC, SECRET_PIP_CONF};
+use super::{
+    SECRET_APT_SOURCES, SECRET_CA, SECRET_EXTRA_INDEX_URL, SECRET_INDEX_URL, SECRET_NETRC,
+    SECRET_PIP_CONF,
+};
 use crate::context::GeneratedSecret;
 use crate::engine::SecretFile;
 use crate::options::{BuildOptions, Origin};
@@ -54,6 +57,7 @@ pub(super) fn secrets(o: &BuildOptions) -> Result<Vec<(SecretFile, Origin)>, Res
         (&o.ca_bundle, SECRET_CA),
         (&o.pip_conf, SECRET_PIP_CONF),
         (&o.netrc, SECRET_NETRC),
+        (&o.apt_sources, SECRET_APT_SOURCES),
     ] {
         let Some(p) = opt else { continue };
         let text =
@@ -71,6 +75,13 @@ pub(super) fn secrets(o: &BuildOptions) -> Result<Vec<(SecretFile, Origin)>, Res
                 "no PEM certificate in it; give a CA bundle such as /etc/ssl/certs/ca-certificates.crt",
             ));
         }
+        if id == SECRET_APT_SOURCES && !has_apt_source(&String::from_utf8_lossy(&text)) {
+            return Err(invalid_path(
+                p,
+                "no apt source in it: give `deb URI SUITE COMPONENTS` lines or deb822 entries \
+                 (`Types: deb`, `URIs: …`, `Suites: …`, `Components: …`)",
+            ));
+        }
         let src = std::path::absolute(&p.value).unwrap_or_else(|_| p.value.clone());
         secrets.push((
             SecretFile {
@@ -81,6 +92,13 @@ pub(super) fn secrets(o: &BuildOptions) -> Result<Vec<(SecretFile, Origin)>, Res
         ));
     }
     Ok(secrets)
+}
+
+/// True when `text` has a one-line `deb` entry or a deb822 `URIs:` field.
+fn has_apt_source(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .any(|l| l.starts_with("deb ") || l.starts_with("deb-src ") || l.starts_with("URIs:"))
 }
 
 #[cfg(test)]
@@ -174,6 +192,8 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         let bad_ca = dir.path().join("ca.pem");
         std::fs::write(&bad_ca, "hello").unwrap();
+        let not_sources = dir.path().join("sources.list");
+        std::fs::write(&not_sources, "http://mirror.corp/debian\n").unwrap();
         for (raw, needle) in [
             (
                 RawOptions {
@@ -196,9 +216,41 @@ mod tests {
                 },
                 "no PEM certificate",
             ),
+            (
+                RawOptions {
+                    apt_sources: Some(not_sources.clone()),
+                    ..RawOptions::default()
+                },
+                "no apt source in it",
+            ),
         ] {
             let err = secrets(&flags(raw)).unwrap_err().to_string();
             assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+
+    #[test]
+    fn apt_sources_in_either_form_become_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            (
+                "corp.list",
+                "# mirror\ndeb http://mirror.corp/debian bookworm main\n",
+            ),
+            (
+                "corp.sources",
+                "Types: deb\nURIs: http://mirror.corp/debian\nSuites: bookworm\nComponents: main\n",
+            ),
+        ] {
+            let f = dir.path().join(name);
+            std::fs::write(&f, text).unwrap();
+            let got = secrets(&flags(RawOptions {
+                apt_sources: Some(f.clone()),
+                ..RawOptions::default()
+            }))
+            .unwrap();
+            assert_eq!(got[0].0.id, SECRET_APT_SOURCES);
+            assert_eq!(got[0].0.src, f);
         }
     }
 }

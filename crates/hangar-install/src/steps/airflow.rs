@@ -58,6 +58,15 @@ pub fn is_airflow_distribution(file_name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
+/// `name==version` of a wheel file name (`name-version-tags.whl`), if it is one.
+fn wheel_requirement(file_name: &str) -> Option<String> {
+    let stem = file_name.strip_suffix(".whl")?;
+    let mut parts = stem.splitn(3, '-');
+    let (name, version) = (parts.next()?, parts.next()?);
+    (!name.is_empty() && !version.is_empty() && parts.next().is_some())
+        .then(|| format!("{name}=={version}"))
+}
+
 /// `hangar install airflow`: checks Python, creates the venv, puts the constraints in place
 /// and installs Airflow (from the index, a path, a URL or the context files), then lets
 /// `pip install --user` work in the venv and makes group permissions equal the user's in the
@@ -206,6 +215,9 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
         // Air-gapped: Airflow and every dependency come from the context folder.
         let mut reqs =
             vec![InstallSource::PyPi.requirement(&extras, &version_spec, Path::new("/"), "", "")];
+        // Wheels by name and version, found through --find-links: installed like from an
+        // index (no `file://` origin in the metadata, no per-file cache record with the
+        // install time), so the venv is the same on every build. Sdists by path.
         reqs.extend(
             dists
                 .iter()
@@ -214,7 +226,12 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
                         .and_then(|n| n.to_str())
                         .is_some_and(is_airflow_distribution)
                 })
-                .map(|p| p.display().to_string()),
+                .map(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(wheel_requirement)
+                        .unwrap_or_else(|| p.display().to_string())
+                }),
         );
         let opts = InstallOpts {
             find_links: Some(ctx),
@@ -511,6 +528,7 @@ mod tests {
             "apache_airflow-2.10.5-py3-none-any.whl",
             "celery-5.4.0-py3-none-any.whl",
             "apache_airflow_providers_celery-3.8.0-py3-none-any.whl",
+            "extra-0.1.tar.gz",
         ] {
             std::fs::write(ctx.join(f), "").unwrap();
         }
@@ -528,8 +546,9 @@ mod tests {
                 "--find-links",
                 "/docker-context-files",
                 "apache-airflow[celery]==2.10.5",
-                "/docker-context-files/apache_airflow_providers_celery-3.8.0-py3-none-any.whl",
-                "/docker-context-files/celery-5.4.0-py3-none-any.whl",
+                "apache_airflow_providers_celery==3.8.0",
+                "celery==5.4.0",
+                "/docker-context-files/extra-0.1.tar.gz",
             ]
         );
     }
@@ -570,10 +589,7 @@ mod tests {
             "{shown:?}"
         );
         assert!(shown[3].contains("--no-index"), "{shown:?}");
-        assert!(
-            shown[3].ends_with("/docker-context-files/celery-5.4.0-py3-none-any.whl"),
-            "{shown:?}"
-        );
+        assert!(shown[3].ends_with(" celery==5.4.0"), "{shown:?}");
         assert!(!shown[3].contains(&uv_wheel), "{shown:?}");
         assert!(
             shown[3].contains("--constraint /home/airflow/constraints.txt"),
@@ -593,6 +609,20 @@ mod tests {
             "{err}"
         );
         assert_eq!(rec.commands.len(), 1, "nothing ran: {:?}", rec.commands);
+    }
+
+    #[test]
+    fn wheel_file_names_become_requirements() {
+        assert_eq!(
+            wheel_requirement("apache_airflow_providers_celery-3.8.0-py3-none-any.whl").as_deref(),
+            Some("apache_airflow_providers_celery==3.8.0")
+        );
+        assert_eq!(
+            wheel_requirement("torch-2.5.1+cpu-cp311-cp311-linux_x86_64.whl").as_deref(),
+            Some("torch==2.5.1+cpu")
+        );
+        assert_eq!(wheel_requirement("celery-5.4.0.tar.gz"), None);
+        assert_eq!(wheel_requirement("broken.whl"), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Paths, clients, run};
+use super::{Paths, apt_sources, clients, run};
 use crate::InstallError;
 use crate::apt::{self, AptInputs};
 use crate::args::BuildArgs;
@@ -62,8 +62,23 @@ pub fn apt_step(
             .is_file(),
         ca_bundle: ca.is_file().then(|| ca.display().to_string()),
         local_debs: local_debs(stage, paths)?,
+        sources_options: Vec::new(),
     };
+    let sources = apt_sources::given(paths);
+    let inputs = AptInputs {
+        sources_options: if sources.is_some() {
+            apt_sources::apt_options()
+        } else {
+            Vec::new()
+        },
+        ..inputs
+    };
+    // Made after the user's commands (which may add sources), removed when the step ends.
+    let mut prepared = None;
     for cmd in apt::commands(stage, &inputs) {
+        if let (Some(file), None, "apt-get") = (&sources, &prepared, cmd.program.as_str()) {
+            prepared = Some(apt_sources::prepare(paths, file)?);
+        }
         let fix = if cmd.program == "sh" && cmd.args.first().is_some_and(|a| a == "-eu") {
             format!("check {prefix}_APT_COMMAND / ADDITIONAL_{prefix}_APT_COMMAND")
         } else {

@@ -14,6 +14,7 @@ use hangar_build::options::{
 };
 use hangar_build::request::{self, EnvFacts};
 use hangar_build::run::RunError;
+use hangar_build::source_date;
 
 use super::with_code;
 
@@ -36,6 +37,21 @@ pub(crate) struct Args {
     #[cfg(feature = "verify")]
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     sbom: Option<PathBuf>,
+    /// Where the SBOM will be published: the image's `io.hangar.sbom` label (default with
+    /// --sbom: the SBOM's file name).
+    #[cfg(feature = "verify")]
+    #[arg(long, value_name = "URL", help_heading = "Output")]
+    sbom_url: Option<String>,
+    /// Timestamp of the image, its history and every file in its layers, and the mode of the
+    /// venv's bytecode (hash-checked): seconds since 1970 (default: the last commit time when
+    /// the --extend project, --context-files or hangar.toml folder is in a git repository).
+    #[arg(
+        long,
+        env = "SOURCE_DATE_EPOCH",
+        value_name = "SECONDS",
+        help_heading = "Output"
+    )]
+    source_date_epoch: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +129,10 @@ struct Flags {
     /// CA bundle for apt and pip in the build stages, as a build secret (never in the image).
     #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
     ca_bundle: Option<PathBuf>,
+    /// apt sources (one-line or deb822) read instead of the base image's Debian sources in the
+    /// apt steps, as a build secret (never in the image).
+    #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
+    apt_sources: Option<PathBuf>,
     /// pip.conf of a private index, as a build secret (never in the image).
     #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
     pip_conf: Option<PathBuf>,
@@ -223,6 +243,7 @@ impl Flags {
             add_local_pip_wheels: flag(self.add_local_pip_wheels),
             constraints_location: self.constraints_location,
             ca_bundle: self.ca_bundle,
+            apt_sources: self.apt_sources,
             pip_conf: self.pip_conf,
             netrc: self.netrc,
             pip_index_url: self.pip_index_url,
@@ -258,7 +279,22 @@ fn invalid_input<E: std::error::Error + Send + Sync + 'static>(err: E) -> anyhow
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     #[cfg(feature = "verify")]
     let sbom = args.sbom;
-    let (flags, config, dry_run) = args.flags.into_raw();
+    let given_epoch = args.source_date_epoch;
+    #[cfg_attr(not(feature = "verify"), allow(unused_mut))]
+    let (mut flags, config, dry_run) = args.flags.into_raw();
+    // The image points to its SBOM (a label, the last step: no cached layer is lost).
+    #[cfg(feature = "verify")]
+    if let Some(pointer) = args.sbom_url.clone().or_else(|| {
+        sbom.as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+    }) {
+        flags
+            .build_args
+            .get_or_insert_with(Default::default)
+            .entry("AIRFLOW_IMAGE_SBOM".to_owned())
+            .or_insert(pointer);
+    }
 
     let config = config.or_else(|| {
         let default = PathBuf::from("hangar.toml");
@@ -274,9 +310,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = RawOptions::from_env(std::env::vars_os()).map_err(invalid_input)?;
     let opts = options::layered(flags, env, file);
 
+    let epoch_dir = source_date::source_dir(&opts, config.as_deref());
+    let source_date_epoch =
+        source_date::resolve(given_epoch.clone(), epoch_dir.as_deref(), &source_date::Git);
+    if let (None, Some(epoch), Some(dir)) = (&given_epoch, &source_date_epoch, &epoch_dir) {
+        eprintln!(
+            "hangar: SOURCE_DATE_EPOCH={epoch}: the last commit of {}",
+            dir.display()
+        );
+    }
     let facts = EnvFacts {
         buildah_isolation: std::env::var("BUILDAH_ISOLATION").ok(),
-        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+        source_date_epoch,
         now: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
@@ -284,6 +329,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan = request::resolve(&opts, &facts, &SpecCatalogue).map_err(invalid_input)?;
     for w in &plan.warnings {
         eprintln!("hangar: warning: {w}");
+    }
+    if plan.spec.timestamp.is_some() && plan.spec.format == ImageFormat::Docker {
+        eprintln!(
+            "hangar: note: with buildah and podman the docker format's config names the build's \
+             working container, a random ID: pass --format oci for the same image ID on every \
+             build of the same inputs"
+        );
     }
 
     #[cfg(feature = "verify")]
@@ -339,7 +391,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             storage_driver: plan.spec.storage_driver.clone(),
             isolation: plan.spec.isolation.clone(),
         };
-        super::sbom::write_sbom(&runner, &outcome.image_id, Some(path)).with_context(|| {
+        let epoch = facts.source_date_epoch.as_deref();
+        super::sbom::write_sbom(&runner, &outcome.image_id, Some(path), epoch).with_context(|| {
             format!(
                 "image {} was built, but its SBOM was not written; run `hangar sbom {} -o {}` once the cause is fixed",
                 outcome.image_id,

@@ -33,14 +33,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         storage_driver: args.engine.storage_driver,
         isolation: EngineArgs::isolation(),
     };
-    write_sbom(&runner, &args.image, args.output.as_deref())?;
+    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+    write_sbom(
+        &runner,
+        &args.image,
+        args.output.as_deref(),
+        epoch.as_deref(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The document's time: `SOURCE_DATE_EPOCH` when set (reproducible), else now.
-fn timestamp() -> anyhow::Result<String> {
-    let when = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(s) if !s.trim().is_empty() => {
+/// The document's time: `epoch` (the build's `SOURCE_DATE_EPOCH`) when set, else now.
+fn timestamp(epoch: Option<&str>) -> anyhow::Result<String> {
+    let when = match epoch {
+        Some(s) if !s.trim().is_empty() => {
             let secs: u64 = s.trim().parse().with_context(|| {
                 format!("SOURCE_DATE_EPOCH={s:?} is not a number of seconds since 1970; set it to e.g. `git log -1 --format=%ct`")
             })?;
@@ -58,10 +64,11 @@ pub(crate) fn write_sbom(
     runner: &Runner,
     image: &str,
     output: Option<&Path>,
+    epoch: Option<&str>,
 ) -> anyhow::Result<()> {
     let serial = hangar_inspect::new_serial().context("cannot draw a random SBOM serial number")?;
     let (bom, summary) = runner
-        .sbom(image, &timestamp()?, &serial)
+        .sbom(image, &timestamp(epoch)?, &serial)
         .map_err(exit_error)?;
     let text = hangar_inspect::sbom::pretty(&bom);
     if let Some(why) = &summary.python_missing {

@@ -65,7 +65,8 @@ const EPOCH: &str = "1700000000";
 const EXPECTED_BUILD_ARGS: &str = "--build-arg AIRFLOW_IMAGE_DATE_CREATED=2023-11-14T22:13:20Z \
     --build-arg AIRFLOW_INSTALLATION_METHOD=apache-airflow \
     --build-arg AIRFLOW_VERSION=3.1.0 --build-arg HANGAR_BINARY_SOURCE=context \
-    --build-arg PYTHON_BASE_IMAGE=python:3.12-slim-bookworm --build-arg PYTHON_MAJOR_MINOR_VERSION=3.12";
+    --build-arg PYTHON_BASE_IMAGE=python:3.12-slim-bookworm --build-arg PYTHON_MAJOR_MINOR_VERSION=3.12 \
+    --build-arg SOURCE_DATE_EPOCH=1700000000";
 
 const EXPECTED_TAIL: &str = "--iidfile '<work>/image-id' -t my/airflow:3.1.0 -f '<work>/context/Dockerfile' '<work>/context'";
 
@@ -239,7 +240,8 @@ fn dry_run_shows_engine_settings_secrets_and_context() {
             "buildah --storage-driver vfs bud --layers --force-rm --format docker --isolation chroot \
              --timestamp 1700000000 --build-arg AIRFLOW_IMAGE_DATE_CREATED=2023-11-14T22:13:20Z \
              --build-arg DOCKER_CONTEXT_FILES=docker-context-files \
-             --build-arg HANGAR_BINARY_SOURCE=context --secret id=hangar-ca,src={ca_abs} \
+             --build-arg HANGAR_BINARY_SOURCE=context --build-arg SOURCE_DATE_EPOCH=1700000000 \
+             --secret id=hangar-ca,src={ca_abs} \
              --iidfile '<work>/image-id' --target airflow-build-image --jobs=2 \
              -f '<work>/context/Dockerfile' '<work>/context'"
         )

@@ -237,6 +237,11 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
         )),
         "the label names the wheel's version:\n{config}"
     );
+    let pointer = sbom.file_name().unwrap().to_string_lossy();
+    assert!(
+        config.contains(&format!(r#""io.hangar.sbom": "{pointer}""#)),
+        "the image does not point to its SBOM:\n{config}"
+    );
     let facts = facts(&Podman, &name);
     assert_base_facts(&facts, version);
     assert_eq!(fact(&facts, "mariadb"), "yes");
@@ -342,6 +347,37 @@ fn bad_inputs_fail_clearly_and_tag_nothing() {
     assert_not_tagged(&bad, &out);
     assert!(
         text(&out).contains("AIRFLOW_EXTRAS") || text(&out).contains("--extras"),
+        "{}",
+        text(&out)
+    );
+
+    // --apt-sources replaces the base's Debian sources: a mirror nobody serves fails the
+    // first apt step, naming it (no cache, so the step runs).
+    let port = hangar_testkit::servers::free_port();
+    let sources = dir.path().join("corp.list");
+    std::fs::write(
+        &sources,
+        format!("deb http://127.0.0.1:{port}/debian bookworm main\n"),
+    )
+    .unwrap();
+    let mut args = hangar_base_args(&ca);
+    args.extend(
+        [
+            "--apt-sources",
+            sources.to_str().unwrap(),
+            "--engine-arg",
+            "--no-cache",
+            "--target",
+            "airflow-build-image",
+            "-t",
+            &bad,
+        ]
+        .map(str::to_owned),
+    );
+    let out = hangar_build(&args);
+    assert_not_tagged(&bad, &out);
+    assert!(
+        text(&out).contains(&format!("127.0.0.1:{port}")) && text(&out).contains("dev apt step"),
         "{}",
         text(&out)
     );

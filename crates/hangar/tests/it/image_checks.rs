@@ -26,14 +26,16 @@ const PYPIRC_MARKER: &str = "hangar-test-pypirc-marker-7e05b1";
 const PIPRC_MARKER: &str = "hangar-test-piprc-marker-c39a4f";
 /// The token of the `--pip-index-url` the Airflow 3 builds install through (PyPI ignores it).
 const INDEX_MARKER: &str = "hangar-test-index-token-0b8e62";
+const APT_MARKER: &str = "hangar-test-apt-sources-marker-e4f190";
 /// Every marker planted in a credential input of the Airflow 3 builds.
-const MARKERS: [&str; 6] = [
+const MARKERS: [&str; 7] = [
     CA_MARKER,
     PIP_MARKER,
     NETRC_MARKER,
     PYPIRC_MARKER,
     PIPRC_MARKER,
     INDEX_MARKER,
+    APT_MARKER,
 ];
 /// The revision label the Airflow 3 builds set (`COMMIT_SHA`).
 const COMMIT_SHA: &str = "0123abc";
@@ -392,6 +394,14 @@ pub(crate) fn plain_build_args(more: &[String]) -> Vec<String> {
 /// The Airflow 3 image both engines build: Airflow 3.3.2 with [`EXTRAS_WITH_MYSQL`] and the
 /// MySQL client disabled, `tree` as a runtime apt package, `cowsay` as an additional Python
 /// dependency, generated constraints, a marked CA bundle and a marked `pip.conf`.
+/// `http://host/path` as `http://host:80/path` (the same mirror, told apart in apt's output).
+fn with_port(url: &str) -> String {
+    match url.strip_prefix("http://").and_then(|r| r.split_once('/')) {
+        Some((host, path)) if !host.contains(':') => format!("http://{host}:80/{path}"),
+        _ => url.to_owned(),
+    }
+}
+
 pub(crate) struct Airflow3 {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) ca: PathBuf,
@@ -399,6 +409,8 @@ pub(crate) struct Airflow3 {
     pub(crate) constraints: PathBuf,
     /// A marked `.netrc` (for a host the build never reaches).
     netrc: PathBuf,
+    /// Marked apt sources: this machine's Debian mirror with its port spelled out.
+    apt_sources: PathBuf,
     /// The context files folder: the seed's `.pypirc` and a `.piprc`, both marked.
     context_files: PathBuf,
 }
@@ -420,6 +432,15 @@ impl Airflow3 {
             format!("machine hangar-test.invalid login me password {NETRC_MARKER}\n"),
         )
         .unwrap();
+        let apt_sources = dir.path().join("corp.sources");
+        std::fs::write(
+            &apt_sources,
+            format!(
+                "# {APT_MARKER}\nTypes: deb\nURIs: {}\nSuites: bookworm bookworm-updates\nComponents: main\n",
+                with_port(&hangar_testkit::images::debian_mirror())
+            ),
+        )
+        .unwrap();
         let context_files = dir.path().join("context-files");
         std::fs::create_dir_all(&context_files).unwrap();
         std::fs::write(
@@ -438,6 +459,7 @@ impl Airflow3 {
             pip_conf,
             constraints,
             netrc,
+            apt_sources,
             context_files,
         }
     }
@@ -463,6 +485,8 @@ impl Airflow3 {
                 self.pip_conf.to_str().unwrap(),
                 "--netrc",
                 self.netrc.to_str().unwrap(),
+                "--apt-sources",
+                self.apt_sources.to_str().unwrap(),
                 "--context-files",
                 self.context_files.to_str().unwrap(),
                 "--pip-index-url",

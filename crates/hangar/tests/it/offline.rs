@@ -76,6 +76,9 @@ fn offline_build(folder: &Path, tag: &str) -> Output {
             "--add-local-pip-wheels",
             "--engine-arg",
             "--no-cache",
+            // The docker format's config names buildah's working container (a random ID).
+            "--format",
+            "oci",
             "-t",
             tag,
         ])
@@ -198,7 +201,9 @@ fn air_gapped_build_from_a_downloaded_folder_inside_unshare_n() {
     assert!(!image_exists(&name), "a failed build tagged {name}");
     std::fs::write(folder.join(&victim), &original).unwrap();
 
-    // The build itself: no network interface at all.
+    // The build itself: no network interface at all. The folder is in a git repository, so
+    // the build is dated by its last commit (SOURCE_DATE_EPOCH by default).
+    git_repository_committed_at(dir.path(), EPOCH);
     let start = Instant::now();
     let out = offline_build(&folder, &name);
     let build_secs = start.elapsed().as_secs_f64();
@@ -210,7 +215,17 @@ fn air_gapped_build_from_a_downloaded_folder_inside_unshare_n() {
     let log = text(&out);
     assert!(log.contains("files match SHA256SUMS"), "{log}");
     assert!(log.contains("local packages"), "{log}");
+    assert!(
+        log.contains(&format!("SOURCE_DATE_EPOCH={EPOCH}: the last commit of")),
+        "{log}"
+    );
     eprintln!("offline build (unshare -n, --no-cache): {build_secs:.0} s");
+    let first = image_id(&name);
+    let created = images::inspect(&name);
+    assert!(
+        created.contains("2023-11-14T22:13:20Z"),
+        "the image is not dated by the commit:\n{created}"
+    );
 
     let verify = hangar_on_test_store()
         .args(["verify", "--engine", "podman", &name])
@@ -236,6 +251,59 @@ fn air_gapped_build_from_a_downloaded_folder_inside_unshare_n() {
         "the installer's wheel reached the image:\n{shown}"
     );
 
-    drop(_image);
+    // Reproducible: the same inputs again, with no cache, give the same image.
+    let again = format!("{name}-again");
+    let _again = ImageGuard::new(&again);
+    let out = offline_build(&folder, &again);
+    assert!(
+        out.status.success(),
+        "second offline build failed:\n{}",
+        text(&out)
+    );
+    let second = image_id(&again);
+    eprintln!("image IDs of two --no-cache builds: {first} and {second}");
+    assert_eq!(first, second, "two builds of the same inputs differ");
+
+    drop((_image, _again));
     prune_dangling();
+}
+
+const EPOCH: u64 = 1_700_000_000;
+
+/// Makes `dir` a git repository whose one commit is dated `epoch`.
+fn git_repository_committed_at(dir: &Path, epoch: u64) {
+    let date = format!("@{epoch} +0000");
+    for args in [
+        vec!["init", "-q"],
+        vec![
+            "-c",
+            "user.name=hangar tests",
+            "-c",
+            "user.email=tests@hangar.invalid",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "the download",
+        ],
+    ] {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(&args)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("run git (apt-get install git)");
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    }
+}
+
+fn image_id(name: &str) -> String {
+    images::stdout_of(
+        images::buildah().args(["inspect", "--format", "{{.FromImageID}}", name]),
+        "buildah inspect",
+    )
+    .trim()
+    .to_owned()
 }
