@@ -26,29 +26,15 @@ pub struct Placed {
 
 /// Every file under `dir`, as paths relative to it, sorted (hidden folders left out).
 fn files(dir: &Path) -> Result<Vec<String>, DownloadError> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    let io = |path: &Path, source| DownloadError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
-            let entry = entry.map_err(|e| io(&d, e))?;
-            let path = entry.path();
-            let kind = entry.file_type().map_err(|e| io(&path, e))?;
-            if kind.is_dir() {
-                if !entry.file_name().to_string_lossy().starts_with('.') {
-                    todo.push(path);
-                }
-            } else if kind.is_file() {
-                let rel = path.strip_prefix(dir).unwrap_or(&path);
-                out.push(rel.to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    Ok(manifest::files_under(dir)?
+        .iter()
+        .map(|p| {
+            p.strip_prefix(dir)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect())
 }
 
 /// Moves the staged files into `output` and writes its manifest. With `replace_debs`, the

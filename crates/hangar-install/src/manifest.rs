@@ -180,29 +180,37 @@ pub fn verify(dir: &Path) -> Result<Option<usize>, ManifestError> {
 /// # Errors
 /// A folder cannot be read.
 pub fn installable_files(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
+    Ok(files_under(dir)?
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| is_installable(&n.to_string_lossy()))
+        })
+        .collect())
+}
+
+/// Every regular file under `dir`, recursively, sorted. Hidden folders (a download's staging
+/// folder) are left out.
+///
+/// # Errors
+/// A folder cannot be read.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
+    let io = |path: &Path, source| ManifestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|source| ManifestError::Io {
-            path: d.clone(),
-            source,
-        })?;
-        for entry in rd {
-            let entry = entry.map_err(|source| ManifestError::Io {
-                path: d.clone(),
-                source,
-            })?;
+        for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
+            let entry = entry.map_err(|e| io(&d, e))?;
             let path = entry.path();
-            let kind = entry.file_type().map_err(|source| ManifestError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let kind = entry.file_type().map_err(|e| io(&path, e))?;
             if kind.is_dir() {
-                // Hidden folders (a download's staging folder) are not part of the set.
                 if !entry.file_name().to_string_lossy().starts_with('.') {
                     todo.push(path);
                 }
-            } else if kind.is_file() && is_installable(&entry.file_name().to_string_lossy()) {
+            } else if kind.is_file() {
                 out.push(path);
             }
         }
