@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use hangar_build::in_image::{self, InImage};
+use hangar_install::apt;
 
 use crate::DownloadError;
 
@@ -36,11 +37,7 @@ pub fn script(packages: &[String]) -> String {
 /// The engine cannot run the image.
 pub fn distro_python(base: &InImage) -> Result<bool, DownloadError> {
     let x = InImage {
-        argv: vec![
-            "test".into(),
-            "-e".into(),
-            "/var/lib/dpkg/info/python3.list".into(),
-        ],
+        argv: vec!["test".into(), "-e".into(), apt::DISTRO_PYTHON_MARK.into()],
         ..base.clone()
     };
     Ok(in_image::run(&x)?.status.success())

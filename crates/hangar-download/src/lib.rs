@@ -191,30 +191,19 @@ pub fn download(req: &Request, log: &mut dyn FnMut(&str)) -> Result<Report, Down
     // Debian packages.
     if let Some(base) = &req.debs {
         let distro_python = debs::distro_python(base)?;
-        for (stage_name, st) in [("dev", apt::Stage::Dev), ("runtime", apt::Stage::Runtime)] {
-            let prefix = stage_name.to_ascii_uppercase();
-            let get = |n: &str| a.get(&n.replace("{}", &prefix)).to_owned();
+        for st in [apt::Stage::Dev, apt::Stage::Runtime] {
             let inputs = AptInputs {
-                deps: get("{}_APT_DEPS"),
-                additional_deps: get("ADDITIONAL_{}_APT_DEPS"),
-                mysql: clients.mysql,
-                postgres: clients.postgres,
-                mssql: clients.mssql,
                 distro_python,
-                ..AptInputs::default()
+                ..steps::stage_inputs(a, st)?
             };
             let pkgs = apt::packages(st, &inputs);
             log(&format!(
-                "debs/{stage_name}: {} and their dependencies, in {}",
+                "{}: {} and their dependencies, in {}",
+                st.debs_folder(),
                 pkgs.join(" "),
                 base.image
             ));
-            let n = debs::download(
-                base,
-                stage_name,
-                &pkgs,
-                &stage.join("debs").join(stage_name),
-            )?;
+            let n = debs::download(base, st.name(), &pkgs, &stage.join(st.debs_folder()))?;
             match st {
                 apt::Stage::Dev => report.debs_dev = n,
                 apt::Stage::Runtime => report.debs_runtime = n,

@@ -46,6 +46,31 @@ pub enum Stage {
     Runtime,
 }
 
+impl Stage {
+    /// The stage's name, as `hangar install apt` and the `debs/` folders spell it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Dev => "dev",
+            Stage::Runtime => "runtime",
+        }
+    }
+
+    /// Where `hangar download --debs` puts the stage's `.deb` files in the context files,
+    /// and where the step installs them from.
+    #[must_use]
+    pub fn debs_folder(self) -> &'static str {
+        match self {
+            Stage::Dev => "debs/dev",
+            Stage::Runtime => "debs/runtime",
+        }
+    }
+}
+
+/// A file that exists when the base image's Python is Debian's own (the build stage then
+/// needs `python3-dev`).
+pub const DISTRO_PYTHON_MARK: &str = "/var/lib/dpkg/info/python3.list";
+
 /// Inputs of one apt step.
 #[derive(Debug, Clone, Default)]
 pub struct AptInputs {

@@ -26,7 +26,7 @@ mod settle;
 
 pub use additional::additional_step;
 pub use airflow::{airflow_step, context_distributions, is_airflow_distribution};
-pub use apt::apt_step;
+pub use apt::{apt_step, stage_inputs};
 pub use extend::{ExtendPython, PROJECT_FOLDERS, extend_python_step, extend_root_step};
 pub use finalize::{finalize_step, useradd_cmd};
 pub use settle::settle_step;
@@ -76,6 +76,12 @@ fn run(exec: &mut dyn Exec, cmd: &Cmd, what: &str, fix: &str) -> Result<(), Inst
             fix: fix.to_owned(),
         })
     }
+}
+
+/// True when the build installs from the context files (`INSTALL_DISTRIBUTIONS_FROM_CONTEXT`,
+/// or its legacy name `AIRFLOW_LOCAL_PIP_WHEELS`).
+fn from_context(a: &BuildArgs) -> Result<bool, InstallError> {
+    Ok(a.flag("INSTALL_DISTRIBUTIONS_FROM_CONTEXT")? || a.flag("AIRFLOW_LOCAL_PIP_WHEELS")?)
 }
 
 /// The database clients the build args ask for (`INSTALL_*_CLIENT`).
@@ -140,8 +146,7 @@ fn installer(
     let bin = uv::uv_bin(&paths.cache);
     if !paths.at(&bin).is_file() {
         // Air-gapped builds bring the pinned uv's wheel among the context files.
-        let offline = (a.flag("INSTALL_DISTRIBUTIONS_FROM_CONTEXT")?
-            || a.flag("AIRFLOW_LOCAL_PIP_WHEELS")?)
+        let offline = from_context(a)?
             && airflow::context_distributions(&paths.at(&paths.context_files))
                 .iter()
                 .any(|p| {

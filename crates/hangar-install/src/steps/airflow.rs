@@ -91,8 +91,7 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
             got: got_version.to_owned(),
         });
     }
-    let from_context =
-        a.flag("INSTALL_DISTRIBUTIONS_FROM_CONTEXT")? || a.flag("AIRFLOW_LOCAL_PIP_WHEELS")?;
+    let from_context = super::from_context(a)?;
     // Before anything from the folder runs, uv's wheel included.
     if from_context
         && paths.at(&paths.context_files).is_dir()
@@ -131,16 +130,14 @@ pub fn airflow_step(exec: &mut dyn Exec, a: &BuildArgs, paths: &Paths) -> Result
     // A downloaded folder brings its constraints: the default location (on GitHub) would
     // need the network.
     let downloaded = paths.context_files.join(manifest::CONSTRAINTS);
+    let from_download = from_context
+        && paths
+            .at(&paths.context_files.join(manifest::MANIFEST))
+            .is_file()
+        && paths.at(&downloaded).is_file();
     let downloaded = downloaded.display().to_string();
     let location = match a.get("AIRFLOW_CONSTRAINTS_LOCATION") {
-        "" if from_context
-            && paths
-                .at(&paths.context_files.join(manifest::MANIFEST))
-                .is_file()
-            && paths.at(Path::new(&downloaded)).is_file() =>
-        {
-            downloaded.as_str()
-        }
+        "" if from_download => downloaded.as_str(),
         given => given,
     };
     let c = constraints::resolve(constraints::Inputs {

@@ -9,41 +9,34 @@ use crate::args::BuildArgs;
 use crate::exec::Exec;
 use crate::manifest;
 
-/// `hangar install apt dev|runtime`.
-pub fn apt_step(
-    exec: &mut dyn Exec,
-    a: &BuildArgs,
-    stage: apt::Stage,
-    paths: &Paths,
-) -> Result<(), InstallError> {
-    let (prefix, names): (&str, [&str; 6]) = match stage {
-        apt::Stage::Dev => (
-            "DEV",
-            [
-                "DEV_APT_COMMAND",
-                "ADDITIONAL_DEV_APT_COMMAND",
-                "DEV_APT_DEPS",
-                "ADDITIONAL_DEV_APT_DEPS",
-                "ADDITIONAL_DEV_APT_ENV",
-                "ADDITIONAL_DEV_ENV_VARS",
-            ],
-        ),
-        apt::Stage::Runtime => (
-            "RUNTIME",
-            [
-                "RUNTIME_APT_COMMAND",
-                "ADDITIONAL_RUNTIME_APT_COMMAND",
-                "RUNTIME_APT_DEPS",
-                "ADDITIONAL_RUNTIME_APT_DEPS",
-                "ADDITIONAL_RUNTIME_APT_ENV",
-                "ADDITIONAL_RUNTIME_ENV_VARS",
-            ],
-        ),
+/// The apt inputs the build args give `stage`: its commands, packages, environment and
+/// database clients, checked. What the build's filesystem adds (Debian's Python, the CA
+/// bundle, local packages, replaced sources) is left at its default.
+///
+/// # Errors
+/// A build arg of the stage is malformed.
+pub fn stage_inputs(a: &BuildArgs, stage: apt::Stage) -> Result<AptInputs, InstallError> {
+    let names: [&str; 6] = match stage {
+        apt::Stage::Dev => [
+            "DEV_APT_COMMAND",
+            "ADDITIONAL_DEV_APT_COMMAND",
+            "DEV_APT_DEPS",
+            "ADDITIONAL_DEV_APT_DEPS",
+            "ADDITIONAL_DEV_APT_ENV",
+            "ADDITIONAL_DEV_ENV_VARS",
+        ],
+        apt::Stage::Runtime => [
+            "RUNTIME_APT_COMMAND",
+            "ADDITIONAL_RUNTIME_APT_COMMAND",
+            "RUNTIME_APT_DEPS",
+            "ADDITIONAL_RUNTIME_APT_DEPS",
+            "ADDITIONAL_RUNTIME_APT_ENV",
+            "ADDITIONAL_RUNTIME_ENV_VARS",
+        ],
     };
     a.validate(&names)?;
     let c = clients(a)?;
-    let ca = paths.secrets.join("hangar-ca");
-    let inputs = AptInputs {
+    Ok(AptInputs {
         command: a.get(names[0]).to_owned(),
         additional_command: a.get(names[1]).to_owned(),
         deps: a.get(names[2]).to_owned(),
@@ -57,21 +50,31 @@ pub fn apt_step(
         mysql: c.mysql,
         postgres: c.postgres,
         mssql: c.mssql,
-        distro_python: paths
-            .at(Path::new("/var/lib/dpkg/info/python3.list"))
-            .is_file(),
-        ca_bundle: ca.is_file().then(|| ca.display().to_string()),
-        local_debs: local_debs(stage, paths)?,
-        sources_options: Vec::new(),
-    };
+        ..AptInputs::default()
+    })
+}
+
+/// `hangar install apt dev|runtime`.
+pub fn apt_step(
+    exec: &mut dyn Exec,
+    a: &BuildArgs,
+    stage: apt::Stage,
+    paths: &Paths,
+) -> Result<(), InstallError> {
+    let from_args = stage_inputs(a, stage)?;
+    let prefix = stage.name().to_ascii_uppercase();
+    let ca = paths.secrets.join("hangar-ca");
     let sources = apt_sources::given(paths);
     let inputs = AptInputs {
+        distro_python: paths.at(Path::new(apt::DISTRO_PYTHON_MARK)).is_file(),
+        ca_bundle: ca.is_file().then(|| ca.display().to_string()),
+        local_debs: local_debs(stage, paths)?,
         sources_options: if sources.is_some() {
             apt_sources::apt_options()
         } else {
             Vec::new()
         },
-        ..inputs
+        ..from_args
     };
     // Made after the user's commands (which may add sources), removed when the step ends.
     let mut prepared = None;
@@ -86,12 +89,7 @@ pub fn apt_step(
                 "check the package names in {prefix}_APT_DEPS / ADDITIONAL_{prefix}_APT_DEPS and that the base image is Debian bookworm (or set {prefix}_APT_DEPS for another release)"
             )
         };
-        run(
-            exec,
-            &cmd,
-            &format!("the {} apt step", prefix.to_lowercase()),
-            &fix,
-        )?;
+        run(exec, &cmd, &format!("the {} apt step", stage.name()), &fix)?;
     }
     Ok(())
 }
@@ -99,11 +97,7 @@ pub fn apt_step(
 /// The `.deb` files of `debs/dev` or `debs/runtime` in the context files (as paths in the
 /// build), after the folder was checked against its manifest.
 fn local_debs(stage: apt::Stage, paths: &Paths) -> Result<Vec<String>, InstallError> {
-    let sub = match stage {
-        apt::Stage::Dev => "debs/dev",
-        apt::Stage::Runtime => "debs/runtime",
-    };
-    let dir = paths.context_files.join(sub);
+    let dir = paths.context_files.join(stage.debs_folder());
     let Ok(rd) = std::fs::read_dir(paths.at(&dir)) else {
         return Ok(Vec::new());
     };
