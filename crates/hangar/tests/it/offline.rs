@@ -87,12 +87,16 @@ fn offline_build(folder: &Path, tag: &str) -> Output {
         .expect("run unshare -n hangar build")
 }
 
-fn listed(manifest: &str, pred: impl Fn(&str) -> bool) -> usize {
+/// The file names a `SHA256SUMS` lists.
+fn files(manifest: &str) -> impl Iterator<Item = &str> {
     manifest
         .lines()
         .filter_map(|l| l.split_once("  "))
-        .filter(|(_, f)| pred(f))
-        .count()
+        .map(|(_, f)| f)
+}
+
+fn listed(manifest: &str, pred: impl Fn(&str) -> bool) -> usize {
+    files(manifest).filter(|f| pred(f)).count()
 }
 
 #[test]
@@ -159,7 +163,7 @@ fn air_gapped_build_from_a_downloaded_folder_inside_unshare_n() {
         "no headers in the runtime packages:\n{manifest}"
     );
     // Every wheel is for CPython 3.11 or any Python, on manylinux or any platform.
-    for (_, f) in manifest.lines().filter_map(|l| l.split_once("  ")) {
+    for f in files(&manifest) {
         if let Some(stem) = f.strip_suffix(".whl") {
             let tags: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
             let (platform, abi) = (tags[0], tags[1]);
@@ -177,12 +181,10 @@ fn air_gapped_build_from_a_downloaded_folder_inside_unshare_n() {
     // A tampered file fails the offline build naming it, and tags nothing.
     let name = format!("localhost/hangar-test-offline:{}", std::process::id());
     let _image = ImageGuard::new(&name);
-    let victim = manifest
-        .lines()
-        .filter_map(|l| l.split_once("  "))
-        .map(|(_, f)| f.to_owned())
+    let victim = files(&manifest)
         .find(|f| f.starts_with("celery-"))
-        .expect("the celery wheel is listed");
+        .expect("the celery wheel is listed")
+        .to_owned();
     let original = std::fs::read(folder.join(&victim)).unwrap();
     let mut tampered = original.clone();
     tampered.extend_from_slice(b"tampered");
