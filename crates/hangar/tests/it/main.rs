@@ -38,6 +38,7 @@ mod linkage;
 mod new_project;
 #[cfg(feature = "full-tests")]
 mod offline;
+mod readme;
 #[cfg(feature = "full-tests")]
 mod sbom;
 #[cfg(feature = "full-tests")]
