@@ -410,6 +410,13 @@ static CATALOGUE: &[BuildArg] = &[
         "`true` installs Debian's PostgreSQL client (`libpq-dev` to build, `postgresql-client` at run time); `false` skips it and drops the `postgres` extra.",
     ),
     arg(
+        "INSTALL_APT_SOURCES_IN_IMAGE",
+        "false",
+        Final,
+        Current,
+        "`true` makes the `apt-sources` secret the final image's apt sources (`/etc/apt/sources.list.d/hangar.sources` or `hangar.list`, replacing the base's Debian sources), for apt in images built FROM it; refused when the file holds a credential. `hangar build --apt-sources-in-image` sets it.",
+    ),
+    arg(
         "INSTALL_MSSQL_CLIENT",
         "true",
         BuildAndFinal,

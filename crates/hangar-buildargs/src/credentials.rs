@@ -64,6 +64,17 @@ pub fn looks_like_credential(value: &str) -> bool {
         })
 }
 
+/// The 1-based numbers of the lines of `text` that look like they carry a credential (see
+/// [`looks_like_credential`]), for files that would be kept in an image, such as apt sources.
+/// Comment lines count too: an image keeps them as well.
+pub fn credential_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| looks_like_credential(line))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
 /// `value` with URL passwords replaced by `***` and anything credential-like hidden, for
 /// error messages and logs.
 pub fn mask_credentials(value: &str) -> String {
@@ -125,5 +136,12 @@ mod tests {
             mask_credentials("https://user:s3cret@pypi.example.com/simple"),
             "https://user:***@pypi.example.com/simple"
         );
+    }
+
+    #[test]
+    fn credential_lines_are_numbered_from_one() {
+        let text = "Types: deb\nURIs: https://me:s3cret@mirror.corp/debian\n# token=abc\nSuites: bookworm\n";
+        assert_eq!(credential_lines(text), [2, 3]);
+        assert!(credential_lines("deb http://mirror.corp/debian bookworm main\n").is_empty());
     }
 }

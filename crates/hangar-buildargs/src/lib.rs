@@ -13,5 +13,7 @@ pub use catalogue::{
     BuildArg, CONSTRAINTS_NONE, DEFAULT_AIRFLOW_EXTRAS, DEFAULT_AIRFLOW_VERSION,
     DEFAULT_PYTHON_BASE_IMAGE, DEFAULT_PYTHON_VERSION, Stage, Status, catalogue, find,
 };
-pub use credentials::{PYPIRC_ONLY_WARNING, looks_like_credential, mask_credentials};
+pub use credentials::{
+    PYPIRC_ONLY_WARNING, credential_lines, looks_like_credential, mask_credentials,
+};
 pub use validate::{InstallMethod, SpecError, parse_extras, parse_install_method, validate};

@@ -68,7 +68,8 @@ fn kind_of(name: &str) -> Option<Kind> {
         | "AIRFLOW_PRE_CACHED_PIP_PACKAGES"
         | "INSTALL_MYSQL_CLIENT"
         | "INSTALL_POSTGRES_CLIENT"
-        | "INSTALL_MSSQL_CLIENT" => Bool,
+        | "INSTALL_MSSQL_CLIENT"
+        | "INSTALL_APT_SOURCES_IN_IMAGE" => Bool,
         "CASS_DRIVER_BUILD_CONCURRENCY" | "AIRFLOW_UID" | "AIRFLOW_GID" => Number,
         "SOURCE_DATE_EPOCH" => Seconds,
         "DEV_APT_DEPS"

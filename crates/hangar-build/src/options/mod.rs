@@ -346,6 +346,9 @@ options! {
     /// apt sources read instead of the base image's Debian sources in the apt steps (a
     /// build secret).
     apt_sources: PathBuf,
+    /// Keep the apt sources file as the final image's apt sources
+    /// (INSTALL_APT_SOURCES_IN_IMAGE=true); refused when it holds a credential.
+    apt_sources_in_image: bool,
     /// pip.conf for a private index (a build secret).
     pip_conf: PathBuf,
     /// .netrc with index credentials (a build secret).

@@ -33,6 +33,7 @@ fn customize_only(o: &BuildOptions) -> Vec<Origin> {
         &o.disable_mysql_client_installation,
         &o.disable_pip_cache,
         &o.add_local_pip_wheels,
+        &o.apt_sources_in_image,
     ] {
         set.push(flag.as_ref().filter(|v| v.value).map(|v| &v.origin));
     }

@@ -139,6 +139,7 @@ pub fn resolve(
     python::python(o, &mut derived)?;
     let airflow_sources = airflow::airflow(o, &mut derived)?;
     packages::packages(o, &mut derived);
+    secrets::apt_sources_in_image(o, &mut derived)?;
     let extra_context_files = context_files::context_files(o, &mut derived)?;
     date::image_date(o, env, &mut derived)?;
     args::hangar_binary(&mut derived);

@@ -1,6 +1,7 @@
 //! The build secrets: a CA bundle, a pip.conf and a .netrc, checked and mounted by id, and
 //! the package index URLs (which may carry a token), written by hangar as secrets.
 
+use super::args::Derived;
 use super::error::{ResolveError, invalid, invalid_path};
 use super::{
     SECRET_APT_SOURCES, SECRET_CA, SECRET_EXTRA_INDEX_URL, SECRET_INDEX_URL, SECRET_NETRC,
@@ -92,6 +93,40 @@ pub(super) fn secrets(o: &BuildOptions) -> Result<Vec<(SecretFile, Origin)>, Res
         ));
     }
     Ok(secrets)
+}
+
+/// `--apt-sources-in-image`: `INSTALL_APT_SOURCES_IN_IMAGE=true`, with the `--apt-sources` file
+/// it keeps, which must hold no credential (the final image keeps every line of it).
+pub(super) fn apt_sources_in_image(o: &BuildOptions, d: &mut Derived) -> Result<(), ResolveError> {
+    let Some(keep) = o.apt_sources_in_image.as_ref().filter(|b| b.value) else {
+        return Ok(());
+    };
+    let Some(file) = &o.apt_sources else {
+        return Err(ResolveError::Needs {
+            origin: keep.origin.clone(),
+            what: "--apt-sources FILE (the sources the image keeps)".into(),
+        });
+    };
+    // An unreadable file is named by `secrets`, which reads it too.
+    if let Ok(text) = std::fs::read_to_string(&file.value) {
+        let lines = hangar_buildargs::credential_lines(&text);
+        if !lines.is_empty() {
+            let numbers: Vec<String> = lines.iter().map(ToString::to_string).collect();
+            return Err(invalid_path(
+                file,
+                format!(
+                    "line(s) {} look like a credential, and {} keeps the file in the image; take \
+                     the login out of the URLs (apt reads it from /etc/apt/auth.conf.d) or build \
+                     without {}",
+                    numbers.join(", "),
+                    keep.origin,
+                    keep.origin
+                ),
+            ));
+        }
+    }
+    d.set("INSTALL_APT_SOURCES_IN_IMAGE", "true", &keep.origin);
+    Ok(())
 }
 
 /// True when `text` has a one-line `deb` entry or a deb822 `URIs:` field.
@@ -252,5 +287,49 @@ mod tests {
             assert_eq!(got[0].0.id, SECRET_APT_SOURCES);
             assert_eq!(got[0].0.src, f);
         }
+    }
+
+    #[test]
+    fn the_image_keeps_apt_sources_only_given_and_without_credentials() {
+        let derive = |raw: RawOptions| {
+            let mut d = Derived::default();
+            apt_sources_in_image(&flags(raw), &mut d).map(|()| d)
+        };
+        let err = derive(RawOptions {
+            apt_sources_in_image: Some(true),
+            ..RawOptions::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--apt-sources-in-image") && err.contains("needs --apt-sources FILE"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("corp.list");
+        std::fs::write(
+            &f,
+            "deb http://mirror.corp/debian bookworm main\ndeb https://me:s3cret@mirror.corp/x bookworm main\n",
+        )
+        .unwrap();
+        let with = |keep| RawOptions {
+            apt_sources: Some(f.clone()),
+            apt_sources_in_image: Some(keep),
+            ..RawOptions::default()
+        };
+        let err = derive(with(true)).unwrap_err().to_string();
+        assert!(
+            err.contains("line(s) 2 look like a credential") && !err.contains("s3cret"),
+            "{err}"
+        );
+        // Only kept files are checked: as a secret of the build steps, a login is fine.
+        assert!(derive(with(false)).unwrap().0.is_empty());
+        std::fs::write(&f, "deb http://mirror.corp/debian bookworm main\n").unwrap();
+        let d = derive(with(true)).unwrap();
+        assert_eq!(
+            d.0.get("INSTALL_APT_SOURCES_IN_IMAGE")
+                .map(|v| v.value.as_str()),
+            Some("true")
+        );
     }
 }

@@ -65,6 +65,11 @@ pub fn apt_step(
     let prefix = stage.name().to_ascii_uppercase();
     let ca = paths.secrets.join("hangar-ca");
     let sources = apt_sources::given(paths);
+    // Checked before anything is installed; the final stage alone can keep the file.
+    let keep = match stage {
+        apt::Stage::Runtime => apt_sources::to_keep(a, paths)?,
+        apt::Stage::Dev => None,
+    };
     let inputs = AptInputs {
         distro_python: paths.at(Path::new(apt::DISTRO_PYTHON_MARK)).is_file(),
         ca_bundle: ca.is_file().then(|| ca.display().to_string()),
@@ -90,6 +95,15 @@ pub fn apt_step(
             )
         };
         run(exec, &cmd, &format!("the {} apt step", stage.name()), &fix)?;
+    }
+    drop(prepared);
+    if let Some(file) = keep {
+        let kept = apt_sources::keep(paths, &file)?;
+        crate::exec::log(format_args!(
+            "{}=true: the image's apt sources are {} (the base's Debian sources removed)",
+            apt_sources::IN_IMAGE,
+            kept.display()
+        ));
     }
     Ok(())
 }
@@ -204,5 +218,41 @@ mod tests {
         std::fs::write(ctx.join("debs/dev/gcc_1_amd64.deb"), "tampered").unwrap();
         let e = apt_step(&mut Recorder::default(), &a, apt::Stage::Dev, &p).unwrap_err();
         assert!(e.to_string().contains("debs/dev/gcc_1_amd64.deb"), "{e}");
+    }
+
+    #[test]
+    fn the_final_stage_keeps_the_sources_after_installing_and_checks_them_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let secret = dir.path().join("run/secrets/apt-sources");
+        std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+        std::fs::write(
+            &secret,
+            "deb http://me:pw@mirror.corp/debian bookworm main\n",
+        )
+        .unwrap();
+        let a = BuildArgs::from_pairs(&[
+            (apt_sources::IN_IMAGE, "true"),
+            ("INSTALL_MYSQL_CLIENT", "false"),
+        ]);
+        let mut rec = Recorder::default();
+        let e = apt_step(&mut rec, &a, apt::Stage::Runtime, &p).unwrap_err();
+        assert!(e.to_string().contains(apt_sources::IN_IMAGE), "{e}");
+        assert!(
+            rec.commands.is_empty(),
+            "ran before the check: {:?}",
+            rec.commands
+        );
+
+        std::fs::write(&secret, "deb http://mirror.corp/debian bookworm main\n").unwrap();
+        let mut rec = Recorder::default();
+        apt_step(&mut rec, &a, apt::Stage::Runtime, &p).unwrap();
+        assert!(!rec.commands.is_empty());
+        let kept = dir.path().join("etc/apt/sources.list.d/hangar.list");
+        assert!(kept.is_file());
+        // The build stage never keeps it.
+        std::fs::remove_file(&kept).unwrap();
+        apt_step(&mut Recorder::default(), &a, apt::Stage::Dev, &p).unwrap();
+        assert!(!kept.exists());
     }
 }

@@ -133,6 +133,10 @@ struct Flags {
     /// apt steps, as a build secret (never in the image).
     #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
     apt_sources: Option<PathBuf>,
+    /// Keep the --apt-sources file as the final image's apt sources, for apt in images built
+    /// FROM it (refused when the file holds a credential).
+    #[arg(long, help_heading = "Secrets and files")]
+    apt_sources_in_image: bool,
     /// pip.conf of a private index, as a build secret (never in the image).
     #[arg(long, value_name = "FILE", help_heading = "Secrets and files")]
     pip_conf: Option<PathBuf>,
@@ -244,6 +248,7 @@ impl Flags {
             constraints_location: self.constraints_location,
             ca_bundle: self.ca_bundle,
             apt_sources: self.apt_sources,
+            apt_sources_in_image: flag(self.apt_sources_in_image),
             pip_conf: self.pip_conf,
             netrc: self.netrc,
             pip_index_url: self.pip_index_url,

@@ -460,6 +460,11 @@ fn invalid_inputs_fail_before_any_engine_runs() {
         text(&out.stderr)
     );
 
+    fs::write(
+        dir.path().join("corp-login.list"),
+        "deb http://mirror.corp/debian bookworm main\ndeb https://bob:s3cret@mirror.corp/x bookworm main\n",
+    )
+    .unwrap();
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a [&'a str]);
     let cases: Vec<Case> = vec![
         (vec!["--engine", "kaniko"], vec![], &["--engine", "kaniko"]),
@@ -525,6 +530,16 @@ fn invalid_inputs_fail_before_any_engine_runs() {
             &["--install-airflow-version", "--airflow-sources"],
         ),
         (vec!["--config", "nope.toml"], vec![], &["nope.toml"]),
+        (
+            vec!["--apt-sources-in-image"],
+            vec![],
+            &["--apt-sources-in-image needs --apt-sources FILE"],
+        ),
+        (
+            vec!["--apt-sources", "corp-login.list", "--apt-sources-in-image"],
+            vec![],
+            &["corp-login.list", "line(s) 2 look like a credential"],
+        ),
     ];
     for (args, env, needles) in cases {
         let mut cmd = hangar_build(dir.path());

@@ -184,9 +184,16 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
     let name = tag("af2");
     let _image = ImageGuard::new(&name);
     let sbom = dir.path().join("sbom.cdx.json");
+    // The final image keeps these sources (one-line form) in place of the base's.
+    let apt_sources = dir.path().join("corp.list");
+    let apt_line = format!("deb {} bookworm main\n", images::debian_mirror());
+    std::fs::write(&apt_sources, &apt_line).unwrap();
     let mut args = hangar_base_args(&ca);
     args.extend(
         [
+            "--apt-sources",
+            apt_sources.to_str().unwrap(),
+            "--apt-sources-in-image",
             "--airflow-sources",
             wheel.to_str().unwrap(),
             "--extras",
@@ -230,6 +237,7 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
         "{}",
         text(&run)
     );
+    assert_kept_apt_sources(&name, &apt_line);
     let config = images::inspect(&name);
     assert!(
         config.contains(&format!(
@@ -253,6 +261,33 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
     assert_check_dags_on_airflow2(&name, dir.path());
     drop(_image);
     prune_dangling();
+}
+
+/// `--apt-sources-in-image`: `image` has `apt_line` as `sources.list.d/hangar.list` and no
+/// other Debian sources, and apt as root reads its packages from there.
+fn assert_kept_apt_sources(image: &str, apt_line: &str) {
+    let run = podman_run(
+        image,
+        &["--user", "0", "--entrypoint", "sh"],
+        &[
+            "-c",
+            "ls /etc/apt/sources.list.d; test -e /etc/apt/sources.list || echo no-sources-list; \
+             cat /etc/apt/sources.list.d/hangar.list; apt-get update",
+        ],
+    );
+    let out = text(&run);
+    assert!(run.status.success(), "{out}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("hangar.list"), "{out}");
+    assert_eq!(lines.next(), Some("no-sources-list"), "{out}");
+    assert_eq!(lines.next(), Some(apt_line.trim_end()), "{out}");
+    let mirror = apt_line.split_whitespace().nth(1).unwrap();
+    let fetched: Vec<&str> = lines.filter(|l| l.contains(" bookworm")).collect();
+    assert!(
+        !fetched.is_empty() && fetched.iter().all(|l| l.contains(mirror)),
+        "apt-get update read other sources than {mirror}:\n{out}"
+    );
 }
 
 /// `hangar check-dags` with the Airflow 2 of `image`: the example DAG `hangar new` writes
