@@ -20,13 +20,15 @@ pub struct SbomSummary {
 }
 
 impl Runner {
-    /// The CycloneDX SBOM of `image`, stamped `timestamp` (RFC 3339) with serial `serial`.
+    /// The SBOM of `image` in `format`, stamped `timestamp` (RFC 3339) with serial `serial`
+    /// (a `urn:uuid:`; SPDX's document namespace).
     ///
     /// # Errors
     /// The image cannot be inspected or run, or has neither dpkg's status nor a Python.
     pub fn sbom(
         &self,
         image: &str,
+        format: sbom::Format,
         timestamp: &str,
         serial: &str,
     ) -> Result<(Value, SbomSummary), VerifyError> {
@@ -78,7 +80,7 @@ impl Runner {
             python: python.len(),
             python_missing,
         };
-        Ok((sbom::cyclonedx(&subject, &debs, &python), summary))
+        Ok((sbom::document(format, &subject, &debs, &python), summary))
     }
 }
 

@@ -32,11 +32,21 @@ pub(crate) struct Args {
     // Boxed: the flags are many, and the subcommand enum should stay small.
     #[command(flatten)]
     flags: Box<Flags>,
-    /// After the build, write the image's CycloneDX SBOM (Debian and Python packages, the
-    /// image digest) to FILE; `hangar sbom IMAGE` does the same for any image.
+    /// After the build, write the image's SBOM (Debian and Python packages, the image digest)
+    /// to FILE; `hangar sbom IMAGE` does the same for any image.
     #[cfg(feature = "verify")]
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     sbom: Option<PathBuf>,
+    /// The format of --sbom: cyclonedx (CycloneDX 1.5 JSON) or spdx (SPDX 2.3 JSON).
+    #[cfg(feature = "verify")]
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "cyclonedx",
+        requires = "sbom",
+        help_heading = "Output"
+    )]
+    sbom_format: hangar_inspect::sbom::Format,
     /// Where the SBOM will be published: the image's `io.hangar.sbom` label (default with
     /// --sbom: the SBOM's file name).
     #[cfg(feature = "verify")]
@@ -283,7 +293,7 @@ fn invalid_input<E: std::error::Error + Send + Sync + 'static>(err: E) -> anyhow
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     #[cfg(feature = "verify")]
-    let sbom = args.sbom;
+    let (sbom, format) = (args.sbom, args.sbom_format);
     let given_epoch = args.source_date_epoch;
     #[cfg_attr(not(feature = "verify"), allow(unused_mut))]
     let (mut flags, config, dry_run) = args.flags.into_raw();
@@ -397,14 +407,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             isolation: plan.spec.isolation.clone(),
         };
         let epoch = facts.source_date_epoch.as_deref();
-        super::sbom::write_sbom(&runner, &outcome.image_id, Some(path), epoch).with_context(|| {
-            format!(
-                "image {} was built, but its SBOM was not written; run `hangar sbom {} -o {}` once the cause is fixed",
-                outcome.image_id,
-                outcome.image_id,
-                path.display()
-            )
-        })?;
+        super::sbom::write_sbom(&runner, &outcome.image_id, format, Some(path), epoch)
+            .with_context(|| {
+                format!(
+                    "image {} was built, but its SBOM was not written; run `hangar sbom --format {} {} -o {}` once the cause is fixed",
+                    outcome.image_id,
+                    format.key(),
+                    outcome.image_id,
+                    path.display()
+                )
+            })?;
     }
     println!("{}", outcome.image_id);
     Ok(ExitCode::SUCCESS)

@@ -1,4 +1,5 @@
-//! `hangar sbom IMAGE`: the CycloneDX SBOM of an existing image; also `hangar build --sbom`.
+//! `hangar sbom IMAGE`: the SBOM (CycloneDX or SPDX) of an existing image; also
+//! `hangar build --sbom`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -6,13 +7,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use hangar_inspect::Runner;
+use hangar_inspect::sbom::Format;
 
 use super::engine_args::EngineArgs;
 use super::exit_error;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "Write the CycloneDX SBOM of an image: its Debian and Python packages and its digest",
+    about = "Write the SBOM of an image (CycloneDX or SPDX): its Debian and Python packages and its digest",
     after_help = "Debian packages come from the image's dpkg status, Python packages from its own \
                   `python` (importlib.metadata), with the archive hashes the installer recorded. \
                   SOURCE_DATE_EPOCH, when set, is the document's timestamp."
@@ -23,6 +25,9 @@ pub(crate) struct Args {
     /// Write the SBOM to FILE (replaced whole, never half-written) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+    /// cyclonedx (CycloneDX 1.5 JSON) or spdx (SPDX 2.3 JSON).
+    #[arg(long, value_name = "FORMAT", default_value = "cyclonedx")]
+    format: Format,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -37,6 +42,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_sbom(
         &runner,
         &args.image,
+        args.format,
         args.output.as_deref(),
         epoch.as_deref(),
     )?;
@@ -45,30 +51,30 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The document's time: `epoch` (the build's `SOURCE_DATE_EPOCH`) when set, else now.
 fn timestamp(epoch: Option<&str>) -> anyhow::Result<String> {
-    let when = match epoch {
-        Some(s) if !s.trim().is_empty() => {
-            let secs: u64 = s.trim().parse().with_context(|| {
-                format!("SOURCE_DATE_EPOCH={s:?} is not a number of seconds since 1970; set it to e.g. `git log -1 --format=%ct`")
-            })?;
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
-        }
-        _ => std::time::SystemTime::now(),
+    let secs = match epoch {
+        Some(s) if !s.trim().is_empty() => s.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={s:?} is not a number of seconds since 1970; set it to e.g. `git log -1 --format=%ct`")
+        })?,
+        _ => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     };
-    Ok(hangar_inspect::sbom::rfc3339(when))
+    Ok(hangar_build::request::rfc3339(secs))
 }
 
-/// Writes the SBOM of `image` to `output` (temp file + rename) or standard output, and says
-/// what it holds on standard error.
+/// Writes the SBOM of `image` in `format` to `output` (temp file + rename) or standard
+/// output, and says what it holds on standard error.
 #[allow(clippy::print_stderr)]
 pub(crate) fn write_sbom(
     runner: &Runner,
     image: &str,
+    format: Format,
     output: Option<&Path>,
     epoch: Option<&str>,
 ) -> anyhow::Result<()> {
     let serial = hangar_inspect::new_serial().context("cannot draw a random SBOM serial number")?;
     let (bom, summary) = runner
-        .sbom(image, &timestamp(epoch)?, &serial)
+        .sbom(image, format, &timestamp(epoch)?, &serial)
         .map_err(exit_error)?;
     let text = hangar_inspect::sbom::pretty(&bom);
     if let Some(why) = &summary.python_missing {
@@ -79,7 +85,7 @@ pub(crate) fn write_sbom(
         Some(path) => {
             write_atomically(path, text.as_bytes())?;
             eprintln!(
-                "hangar: wrote the SBOM of {image} to {} ({} Debian and {} Python packages)",
+                "hangar: wrote the {format} SBOM of {image} to {} ({} Debian and {} Python packages)",
                 path.display(),
                 summary.debian,
                 summary.python

@@ -20,7 +20,7 @@ use crate::image_checks::{
     hangar_base_args, plain_build_args, plain_context, text,
 };
 use crate::layer_checks::{REBUILD_DEPS, assert_additional_layer};
-use crate::sbom::{assert_sbom_matches, hangar_sbom};
+use crate::sbom::{assert_sbom_matches, assert_spdx_matches, hangar_sbom};
 use crate::verify::assert_verify_good_and_bad;
 
 /// `hangar build` with buildah on the test kit's store, chroot isolation, the test machine's
@@ -80,8 +80,13 @@ fn airflow3_image_built_with_hangar_build_and_plain_buildah() {
     let name = tag("af3");
     let _image = ImageGuard::new(&name);
 
-    let out = hangar_build(&inputs.hangar_args(&name));
+    let spdx = inputs.dir.path().join("af3.spdx.json");
+    let mut args = inputs.hangar_args(&name);
+    args.extend(["--sbom", spdx.to_str().unwrap(), "--sbom-format", "spdx"].map(str::to_owned));
+    let out = hangar_build(&args);
     assert!(out.status.success(), "hangar build failed:\n{}", text(&out));
+    let image_id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_spdx_matches(&name, &image_id, &spdx);
     assert!(
         text(&out).contains("DAG check passed: 0 DAG(s) in /opt/airflow/dags"),
         "{}",
@@ -228,8 +233,11 @@ fn airflow2_image_built_from_a_local_wheel_with_hangar_build() {
     let image_id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert_sbom_matches(&name, &image_id, &sbom);
     let again = dir.path().join("again.cdx.json");
-    hangar_sbom("podman", &name, &again);
+    hangar_sbom("podman", "cyclonedx", &name, &again);
     assert_sbom_matches(&name, &image_id, &again);
+    let spdx = dir.path().join("image.spdx.json");
+    hangar_sbom("buildah", "spdx", &name, &spdx);
+    assert_spdx_matches(&name, &image_id, &spdx);
     let run = images::run_in_image(&name, &["cat", "/etc/hangar-seed-eula"]);
     assert_eq!(
         String::from_utf8_lossy(&run.stdout).trim(),
