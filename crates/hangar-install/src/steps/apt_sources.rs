@@ -36,6 +36,15 @@ pub fn is_deb822(text: &str) -> bool {
         .any(|l| l.starts_with("Types:") || l.starts_with("URIs:"))
 }
 
+/// The name apt reads `text` by: `hangar.sources` (deb822) or `hangar.list` (one-line).
+fn file_name(text: &str) -> &'static str {
+    if is_deb822(text) {
+        "hangar.sources"
+    } else {
+        "hangar.list"
+    }
+}
+
 /// The step's sources folder; removed when dropped.
 #[derive(Debug)]
 pub struct Prepared {
@@ -63,11 +72,7 @@ pub fn prepare(paths: &Paths, file: &Path) -> Result<Prepared, InstallError> {
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
     let prepared = Prepared { dir: dir.clone() };
     let text = std::fs::read_to_string(file).map_err(|e| io(file, e))?;
-    let name = if is_deb822(&text) {
-        "hangar.sources"
-    } else {
-        "hangar.list"
-    };
+    let name = file_name(&text);
     std::fs::write(dir.join(name), &text).map_err(|e| io(&dir.join(name), e))?;
     let parts = Path::new("/etc/apt/sources.list.d");
     if let Ok(rd) = std::fs::read_dir(paths.at(parts)) {
@@ -144,11 +149,7 @@ pub fn keep(paths: &Paths, file: &Path) -> Result<PathBuf, InstallError> {
     };
     let text = std::fs::read_to_string(file).map_err(|e| io(file, e))?;
     let parts = Path::new("/etc/apt/sources.list.d");
-    let name = if is_deb822(&text) {
-        "hangar.sources"
-    } else {
-        "hangar.list"
-    };
+    let name = file_name(&text);
     let dir = paths.at(parts);
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
     let dest = dir.join(name);
