@@ -1,6 +1,8 @@
 //! The build secrets: a CA bundle, a pip.conf and a .netrc, checked and mounted by id, and
 //! the package index URLs (which may carry a token), written by hangar as secrets.
 
+use std::path::PathBuf;
+
 use super::args::Derived;
 use super::error::{ResolveError, invalid, invalid_path};
 use super::{
@@ -9,7 +11,7 @@ use super::{
 };
 use crate::context::GeneratedSecret;
 use crate::engine::SecretFile;
-use crate::options::{BuildOptions, Origin};
+use crate::options::{BuildOptions, Origin, Sourced};
 
 /// `--pip-index-url` and `--pip-extra-index-url` (space-separated URLs), each an `http(s)://`
 /// URL, as secrets: pip and uv get them in the steps that install, and no build arg, layer or
@@ -76,12 +78,8 @@ pub(super) fn secrets(o: &BuildOptions) -> Result<Vec<(SecretFile, Origin)>, Res
                 "no PEM certificate in it; give a CA bundle such as /etc/ssl/certs/ca-certificates.crt",
             ));
         }
-        if id == SECRET_APT_SOURCES && !has_apt_source(&String::from_utf8_lossy(&text)) {
-            return Err(invalid_path(
-                p,
-                "no apt source in it: give `deb URI SUITE COMPONENTS` lines or deb822 entries \
-                 (`Types: deb`, `URIs: …`, `Suites: …`, `Components: …`)",
-            ));
+        if id == SECRET_APT_SOURCES {
+            apt_sources_text(o, p, &String::from_utf8_lossy(&text))?;
         }
         let src = std::path::absolute(&p.value).unwrap_or_else(|_| p.value.clone());
         secrets.push((
@@ -96,37 +94,53 @@ pub(super) fn secrets(o: &BuildOptions) -> Result<Vec<(SecretFile, Origin)>, Res
 }
 
 /// `--apt-sources-in-image`: `INSTALL_APT_SOURCES_IN_IMAGE=true`, with the `--apt-sources` file
-/// it keeps, which must hold no credential (the final image keeps every line of it).
+/// it keeps (whose lines [`secrets`] checks for credentials: the image keeps every one).
 pub(super) fn apt_sources_in_image(o: &BuildOptions, d: &mut Derived) -> Result<(), ResolveError> {
     let Some(keep) = o.apt_sources_in_image.as_ref().filter(|b| b.value) else {
         return Ok(());
     };
-    let Some(file) = &o.apt_sources else {
+    if o.apt_sources.is_none() {
         return Err(ResolveError::Needs {
             origin: keep.origin.clone(),
             what: "--apt-sources FILE (the sources the image keeps)".into(),
         });
-    };
-    // An unreadable file is named by `secrets`, which reads it too.
-    if let Ok(text) = std::fs::read_to_string(&file.value) {
-        let lines = hangar_buildargs::credential_lines(&text);
-        if !lines.is_empty() {
-            let numbers: Vec<String> = lines.iter().map(ToString::to_string).collect();
-            return Err(invalid_path(
-                file,
-                format!(
-                    "line(s) {} look like a credential, and {} keeps the file in the image; take \
-                     the login out of the URLs (apt reads it from /etc/apt/auth.conf.d) or build \
-                     without {}",
-                    numbers.join(", "),
-                    keep.origin,
-                    keep.origin
-                ),
-            ));
-        }
     }
     d.set("INSTALL_APT_SOURCES_IN_IMAGE", "true", &keep.origin);
     Ok(())
+}
+
+/// The checks of the `--apt-sources` file's text: it has an apt source, and, when the image
+/// keeps it (`--apt-sources-in-image`), no line that looks like a credential.
+fn apt_sources_text(
+    o: &BuildOptions,
+    p: &Sourced<PathBuf>,
+    text: &str,
+) -> Result<(), ResolveError> {
+    if !has_apt_source(text) {
+        return Err(invalid_path(
+            p,
+            "no apt source in it: give `deb URI SUITE COMPONENTS` lines or deb822 entries \
+             (`Types: deb`, `URIs: …`, `Suites: …`, `Components: …`)",
+        ));
+    }
+    let Some(keep) = o.apt_sources_in_image.as_ref().filter(|b| b.value) else {
+        return Ok(());
+    };
+    let lines = hangar_buildargs::credential_lines(text);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let numbers: Vec<String> = lines.iter().map(ToString::to_string).collect();
+    Err(invalid_path(
+        p,
+        format!(
+            "line(s) {} look like a credential, and {} keeps the file in the image; take the \
+             login out of the URLs (apt reads it from /etc/apt/auth.conf.d) or build without {}",
+            numbers.join(", "),
+            keep.origin,
+            keep.origin
+        ),
+    ))
 }
 
 /// True when `text` has a one-line `deb` entry or a deb822 `URIs:` field.
@@ -317,13 +331,14 @@ mod tests {
             apt_sources_in_image: Some(keep),
             ..RawOptions::default()
         };
-        let err = derive(with(true)).unwrap_err().to_string();
+        let err = secrets(&flags(with(true))).unwrap_err().to_string();
         assert!(
             err.contains("line(s) 2 look like a credential") && !err.contains("s3cret"),
             "{err}"
         );
         // Only kept files are checked: as a secret of the build steps, a login is fine.
         assert!(derive(with(false)).unwrap().0.is_empty());
+        assert!(secrets(&flags(with(false))).is_ok());
         std::fs::write(&f, "deb http://mirror.corp/debian bookworm main\n").unwrap();
         let d = derive(with(true)).unwrap();
         assert_eq!(

@@ -97,8 +97,8 @@ pub fn apt_step(
         run(exec, &cmd, &format!("the {} apt step", stage.name()), &fix)?;
     }
     drop(prepared);
-    if let Some(file) = keep {
-        let kept = apt_sources::keep(paths, &file)?;
+    if let Some(text) = keep {
+        let kept = apt_sources::keep(paths, &text)?;
         crate::exec::log(format_args!(
             "{}=true: the image's apt sources are {} (the base's Debian sources removed)",
             apt_sources::IN_IMAGE,

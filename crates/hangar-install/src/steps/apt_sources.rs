@@ -92,13 +92,13 @@ pub fn prepare(paths: &Paths, file: &Path) -> Result<Prepared, InstallError> {
     Ok(prepared)
 }
 
-/// The file the image keeps, checked before anything is installed: `None` when
-/// [`IN_IMAGE`] is false.
+/// The text of the file the image keeps, read and checked before anything is installed:
+/// `None` when [`IN_IMAGE`] is false.
 ///
 /// # Errors
 /// [`IN_IMAGE`] is not a boolean, is true with no `apt-sources` secret, or the file has a line
 /// that looks like a credential (named by number, never shown).
-pub fn to_keep(a: &crate::args::BuildArgs, paths: &Paths) -> Result<Option<PathBuf>, InstallError> {
+pub fn to_keep(a: &crate::args::BuildArgs, paths: &Paths) -> Result<Option<String>, InstallError> {
     if !a.flag(IN_IMAGE)? {
         return Ok(None);
     }
@@ -131,30 +131,29 @@ pub fn to_keep(a: &crate::args::BuildArgs, paths: &Paths) -> Result<Option<PathB
                   a *_APT_COMMAND can write for one step), or leave INSTALL_APT_SOURCES_IN_IMAGE false",
         });
     }
-    Ok(Some(file))
+    Ok(Some(text))
 }
 
-/// Makes `file` the image's apt sources: written (temp file + rename) as
+/// Makes `text` (see [`to_keep`]) the image's apt sources: written (temp file + rename) as
 /// `sources.list.d/hangar.sources` (deb822) or `hangar.list` (one-line), mode 0644, and the
 /// base's Debian sources (`sources.list`, `sources.list.d/debian.sources`) removed. Returns
 /// the path written, as seen in the image.
 ///
 /// # Errors
-/// The file cannot be read, or `/etc/apt` cannot be written.
-pub fn keep(paths: &Paths, file: &Path) -> Result<PathBuf, InstallError> {
+/// `/etc/apt` cannot be written.
+pub fn keep(paths: &Paths, text: &str) -> Result<PathBuf, InstallError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |path: &Path, source| InstallError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let text = std::fs::read_to_string(file).map_err(|e| io(file, e))?;
     let parts = Path::new("/etc/apt/sources.list.d");
-    let name = file_name(&text);
+    let name = file_name(text);
     let dir = paths.at(parts);
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
     let dest = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, &text).map_err(|e| io(&tmp, e))?;
+    std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
         .map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
@@ -290,9 +289,9 @@ mod tests {
         .unwrap();
         let corp = "deb http://mirror.corp/debian bookworm main\n";
         std::fs::write(&secret, corp).unwrap();
-        let file = to_keep(&on, &p).unwrap().unwrap();
+        let text = to_keep(&on, &p).unwrap().unwrap();
         assert_eq!(
-            keep(&p, &file).unwrap(),
+            keep(&p, &text).unwrap(),
             Path::new("/etc/apt/sources.list.d/hangar.list")
         );
         let mut names: Vec<String> = std::fs::read_dir(etc.join("sources.list.d"))
